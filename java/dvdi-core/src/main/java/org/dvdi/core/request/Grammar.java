@@ -1,0 +1,157 @@
+package org.dvdi.core.request;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.VolumeOptions;
+
+/**
+ * The allow-list grammar of requests. Nothing a task writes reaches a command line or a path
+ * unless it matches one of these rules; every rejection names the field, the value and the
+ * rule.
+ */
+public final class Grammar {
+  /** Volume names: as Docker's ({@code [a-zA-Z0-9][a-zA-Z0-9_.-]}), at most 128 characters. */
+  public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+  static final String NAME_RULE = "must be 1-128 characters of letters, digits, '_', '.', '-', starting with a letter or digit";
+
+  /** Driver names (lower-cased first): letters, digits, '_', '.', '-'. */
+  public static final Pattern DRIVER = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,63}");
+  static final String DRIVER_RULE = "must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit";
+
+  /** Option keys. */
+  public static final Pattern OPTION_KEY = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
+  static final String OPTION_KEY_RULE = "must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter";
+
+  /** Option values: no separators of the env form (',' '='), no shell or path-escape characters. */
+  public static final Pattern OPTION_VALUE = Pattern.compile("[A-Za-z0-9_.:/@+-]{0,1024}");
+  static final String OPTION_VALUE_RULE = "may hold only letters, digits and _ . : / @ + - (at most 1024)";
+
+  /** Container paths: characters allowed in any component. */
+  public static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9_.@+=:,/-]{1,4096}");
+  static final String PATH_RULE = "may hold only letters, digits and _ . @ + = : , / - (at most 4096)";
+
+  /** Absolute container paths a volume may not cover. */
+  static final String[] RESERVED = {"/proc", "/sys", "/dev"};
+
+  /** Mesos container ids (and their parents, joined with '.'). */
+  public static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9_.-]{1,1024}");
+
+  private Grammar() {}
+
+  public static String name(String value, String field) {
+    if (value == null || !NAME.matcher(value).matches()) {
+      throw DvdiException.invalid(field + " is '" + printable(value) + "': a volume name " + NAME_RULE);
+    }
+    return value;
+  }
+
+  public static String driver(String value, String field) {
+    String d = value == null ? null : value.toLowerCase(Locale.ROOT);
+    if (d == null || !DRIVER.matcher(d).matches()) {
+      throw DvdiException.invalid(field + " is '" + printable(value) + "': a driver name " + DRIVER_RULE);
+    }
+    return d;
+  }
+
+  public static String containerId(String value, String field) {
+    if (value == null || !CONTAINER_ID.matcher(value).matches()) {
+      throw DvdiException.invalid(field + " is '" + printable(value)
+          + "': a container id must be 1-1024 characters of letters, digits, '_', '.', '-'");
+    }
+    return value;
+  }
+
+  /** Parses {@code k=v,k=v} (the DVDI_VOLUME_OPTS form). Empty items are ignored. */
+  public static VolumeOptions optionsFromEnv(String value, String field) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (value != null) {
+      for (String item : value.split(",", -1)) {
+        String it = item.trim();
+        if (it.isEmpty()) {
+          continue;
+        }
+        int eq = it.indexOf('=');
+        if (eq < 0) {
+          throw DvdiException.invalid(field + " item '" + printable(it) + "' has no '=': options are written k=v,k=v");
+        }
+        option(out, it.substring(0, eq).trim(), it.substring(eq + 1).trim(), field);
+      }
+    }
+    return new VolumeOptions(out, field);
+  }
+
+  /** Adds one option, checking key, value and duplicates. */
+  public static void option(Map<String, String> into, String key, String value, String field) {
+    if (!OPTION_KEY.matcher(key).matches()) {
+      throw DvdiException.invalid(field + " option key '" + printable(key) + "' " + OPTION_KEY_RULE);
+    }
+    if (!OPTION_VALUE.matcher(value).matches()) {
+      throw DvdiException.invalid(field + " option '" + key + "' is '" + printable(value) + "': a value "
+          + OPTION_VALUE_RULE);
+    }
+    if (into.containsKey(key)) {
+      throw DvdiException.invalid(field + " option '" + key + "' is given twice");
+    }
+    into.put(key, value);
+  }
+
+  /**
+   * Checks a container path and returns it normalised: absolute ("/data") or relative to the
+   * sandbox ("data/in"); never ".." or "." components, never "/" itself or a reserved tree.
+   */
+  public static String containerPath(String value, String field) {
+    if (value == null || value.isEmpty()) {
+      return "";
+    }
+    if (!PATH_CHARS.matcher(value).matches()) {
+      throw DvdiException.invalid(field + " is '" + printable(value) + "': a container path " + PATH_RULE);
+    }
+    boolean absolute = value.startsWith("/");
+    StringBuilder b = new StringBuilder();
+    for (String part : value.split("/")) {
+      if (part.isEmpty()) {
+        continue;
+      }
+      if (part.equals("..") || part.equals(".")) {
+        throw DvdiException.invalid(field + " is '" + value + "': a container path may not contain '"
+            + part + "' components (it must stay inside the container)");
+      }
+      b.append('/').append(part);
+    }
+    if (b.length() == 0) {
+      throw DvdiException.invalid(field + " is '" + value + "': a volume cannot be mounted over the container's root");
+    }
+    String norm = absolute ? b.toString() : b.substring(1);
+    if (absolute) {
+      for (String r : RESERVED) {
+        if (norm.equals(r) || norm.startsWith(r + "/")) {
+          throw DvdiException.invalid(field + " is '" + value + "': " + r + " is reserved for the kernel's own filesystems");
+        }
+      }
+    }
+    return norm;
+  }
+
+  /** A value shown in an error: control characters escaped, long values cut. */
+  public static String printable(String v) {
+    if (v == null) {
+      return "";
+    }
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < v.length() && i < 200; i++) {
+      char c = v.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        b.append(String.format("\\x%02x", (int) c));
+      } else {
+        b.append(c);
+      }
+    }
+    if (v.length() > 200) {
+      b.append("...");
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,130 @@
+package org.dvdi.core.request;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.VolumeOptions;
+
+/**
+ * Turns what the Mesos adapter sends (the ContainerID and ContainerConfig protobufs as JSON,
+ * field names as in mesos.proto) into a {@link PrepareRequest}: DVDI variables from the
+ * container's command environment (and, for a top-level container, its executor's), plus
+ * {@code DOCKER_VOLUME} volumes of {@code container_info} as Mesos's docker/volume isolator
+ * reads them.
+ */
+public final class MesosRequests {
+  private MesosRequests() {}
+
+  /** Joins a ContainerID and its parents as Mesos prints them: "parent.child". */
+  public static String containerId(JsonNode id, String field) {
+    if (id == null || id.isNull() || !id.hasNonNull("value")) {
+      throw DvdiException.invalid(field + " is missing its 'value'");
+    }
+    String own = Grammar.containerId(id.get("value").asText(), field + ".value");
+    JsonNode parent = id.get("parent");
+    return parent == null || parent.isNull() ? own : containerId(parent, field + ".parent") + "." + own;
+  }
+
+  public static boolean isNested(JsonNode id) {
+    return id != null && id.hasNonNull("parent");
+  }
+
+  /**
+   * Builds the request.
+   *
+   * @param containerIdJson the ContainerID
+   * @param config the ContainerConfig
+   * @param defaultDriver the driver for DVDI volumes without {@code DVDI_VOLUME_DRIVER}
+   */
+  public static PrepareRequest parse(JsonNode containerIdJson, JsonNode config, String defaultDriver) {
+    String cid = containerId(containerIdJson, "container_id");
+    Map<String, String> env = new LinkedHashMap<>();
+    if (!isNested(containerIdJson)) {
+      env.putAll(environment(config.path("executor_info").path("command").path("environment")));
+    }
+    env.putAll(environment(config.path("command_info").path("environment")));
+    List<VolumeRequest> volumes = new ArrayList<>(EnvRequests.parse(env, defaultDriver));
+    JsonNode vols = config.path("container_info").path("volumes");
+    for (int i = 0; i < vols.size(); i++) {
+      JsonNode v = vols.get(i);
+      if (!"DOCKER_VOLUME".equals(v.path("source").path("type").asText())) {
+        continue; // other isolators' volumes
+      }
+      volumes.add(dockerVolume(v, "container_info.volumes[" + i + "]"));
+    }
+    checkDistinct(volumes);
+    String dir = config.path("directory").asText("");
+    String rootfs = config.path("rootfs").asText("");
+    String user = config.path("user").asText("");
+    return new PrepareRequest(cid, dir.isEmpty() ? null : Path.of(dir), rootfs.isEmpty() ? null : Path.of(rootfs),
+        user.isEmpty() ? null : user, volumes);
+  }
+
+  private static VolumeRequest dockerVolume(JsonNode v, String field) {
+    JsonNode dv = v.path("source").path("docker_volume");
+    String driverText = dv.path("driver").asText("");
+    if (driverText.isEmpty()) {
+      throw DvdiException.invalid(field + ".source.docker_volume.driver is missing: a DOCKER_VOLUME needs a driver");
+    }
+    String driver = Grammar.driver(driverText, field + ".source.docker_volume.driver");
+    String name = Grammar.name(dv.path("name").asText(null), field + ".source.docker_volume.name");
+    Map<String, String> opts = new LinkedHashMap<>();
+    JsonNode params = dv.path("driver_options").path("parameter");
+    for (int i = 0; i < params.size(); i++) {
+      Grammar.option(opts, params.get(i).path("key").asText(""), params.get(i).path("value").asText(""),
+          field + ".source.docker_volume.driver_options");
+    }
+    String cp = v.path("container_path").asText("");
+    if (cp.isEmpty()) {
+      throw DvdiException.invalid(field + ".container_path is missing: a DOCKER_VOLUME needs a container path");
+    }
+    String path = Grammar.containerPath(cp, field + ".container_path");
+    String mode = v.path("mode").asText("RW");
+    if (!mode.equals("RW") && !mode.equals("RO")) {
+      throw DvdiException.invalid(field + ".mode is '" + Grammar.printable(mode) + "': must be RW or RO");
+    }
+    return new VolumeRequest(driver, name, new VolumeOptions(opts, field + ".source.docker_volume.driver_options"),
+        path, mode.equals("RO"), false, field, null);
+  }
+
+  /** Variables of an Environment message; SECRET variables are skipped (never read, never logged). */
+  static Map<String, String> environment(JsonNode envJson) {
+    Map<String, String> env = new HashMap<>();
+    JsonNode vars = envJson.path("variables");
+    for (int i = 0; i < vars.size(); i++) {
+      JsonNode var = vars.get(i);
+      String type = var.path("type").asText("VALUE");
+      if (!type.equals("VALUE") && !type.equals("UNKNOWN")) {
+        continue;
+      }
+      env.put(var.path("name").asText(""), var.path("value").asText(""));
+    }
+    return env;
+  }
+
+  /** The same volume twice, or two volumes at one container path, is an error. */
+  public static void checkDistinct(List<VolumeRequest> volumes) {
+    Map<Object, String> seen = new HashMap<>();
+    Set<String> paths = new HashSet<>();
+    Map<String, String> pathSource = new HashMap<>();
+    for (VolumeRequest v : volumes) {
+      String prev = seen.putIfAbsent(v.key(), v.source());
+      if (prev != null) {
+        throw DvdiException.invalid(v.source() + " asks for volume " + v.key() + " again (already asked for by "
+            + prev + "): a container may use a volume once");
+      }
+      if (!v.containerPath().isEmpty() && !paths.add(v.containerPath())) {
+        throw DvdiException.invalid(v.source() + " binds to " + v.containerPath() + ", as "
+            + pathSource.get(v.containerPath()) + " does: each volume needs its own container path");
+      }
+      pathSource.putIfAbsent(v.containerPath(), v.source());
+    }
+  }
+}

@@ -1,0 +1,344 @@
+package org.dvdi.core.state;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Logger;
+import org.dvdi.core.state.proto.Change;
+import org.dvdi.core.state.proto.Container;
+import org.dvdi.core.state.proto.JournalRecord;
+import org.dvdi.core.state.proto.Snapshot;
+import org.dvdi.core.state.proto.Volume;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.host.AtomicFiles;
+import org.dvdi.spi.host.FileLocks;
+import org.dvdi.spi.host.HostInfo;
+
+/**
+ * dvdi's durable state: a snapshot replaced atomically plus a journal of records appended and
+ * fdatasync'd, in one directory, under a lock file that the agent's module and the CLI both
+ * take. Each {@link #mutate} holds the lock, first re-reads the files if another process
+ * changed them, lets the caller decide on the fresh table, and writes the decision as one
+ * record before returning.
+ */
+public final class StateStore implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(StateStore.class.getName());
+
+  /** Compact (new snapshot, empty journal) after this many records or bytes. */
+  static final int COMPACT_RECORDS = 512;
+  static final long COMPACT_BYTES = 8L << 20;
+
+  private final Path dir;
+  private final String writer;
+  private final Duration lockTimeout;
+  private final StateView table = StateView.mutableEmpty();
+  private final List<String> repairs = Collections.synchronizedList(new ArrayList<>());
+  private final AtomicLong commits = new AtomicLong();
+  private final AtomicLong syncNanos = new AtomicLong();
+
+  private FileChannel journal;
+  private long generation;
+  private long lastSequence;
+  private int recordsSinceCompaction;
+  private Object knownSnapshotKey;
+  private Object knownJournalKey;
+  private long knownJournalSize = -1;
+  private boolean dirty = true;
+
+  private StateStore(Path dir, String writer, Duration lockTimeout) {
+    this.dir = dir;
+    this.writer = writer;
+    this.lockTimeout = lockTimeout;
+  }
+
+  /**
+   * Opens the state directory for writing (creating it), reads it, and repairs what a crash
+   * left: a torn journal tail is dropped, a damaged file is moved aside (kept for forensics)
+   * and reported in {@link #repairs()}.
+   */
+  public static StateStore open(Path dir, String writer, Duration lockTimeout) {
+    StateStore s = new StateStore(dir, writer, lockTimeout);
+    try {
+      Files.createDirectories(dir);
+      try {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+      } catch (IOException | UnsupportedOperationException e) {
+        LOG.warning("cannot restrict permissions of state directory " + dir + ": " + e.getMessage());
+      }
+    } catch (IOException e) {
+      throw DvdiException.config("cannot create state directory " + dir + ": " + e.getMessage());
+    }
+    s.mutate((view, changes) -> null);
+    return s;
+  }
+
+  /** A consistent read of a state directory without writing (the CLI's view while the agent runs). */
+  public static ReadResult read(Path dir, Duration lockTimeout) {
+    if (!Files.isDirectory(dir)) {
+      return new ReadResult(StateView.mutableEmpty().copy(), List.of(), false);
+    }
+    StateFiles.Loaded l;
+    try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), true, lockTimeout, "the dvdi state lock")) {
+      l = StateFiles.read(dir);
+    }
+    StateView v = StateView.mutableEmpty();
+    List<String> problems = new ArrayList<>();
+    build(l, v, problems);
+    return new ReadResult(v.copy(), problems, true);
+  }
+
+  /** What {@link #read} found. */
+  public record ReadResult(StateView view, List<String> problems, boolean exists) {}
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** What opening or re-reading had to repair (empty when all was well). */
+  public List<String> repairs() {
+    synchronized (repairs) {
+      return List.copyOf(repairs);
+    }
+  }
+
+  /** A consistent, unmodifiable copy of the table as this process last knew it. */
+  public StateView view() {
+    synchronized (table) {
+      return table.copy();
+    }
+  }
+
+  /** A fresh, consistent copy of the table, re-read under the lock if another process changed it. */
+  public StateView freshView() {
+    return mutate((v, c) -> v.copy());
+  }
+
+  /** Records written, and the total time spent making them durable. */
+  public long commits() {
+    return commits.get();
+  }
+
+  public long syncNanos() {
+    return syncNanos.get();
+  }
+
+  /** Decides on the current table and writes the decision durably; see {@link Mutation}. */
+  public <T> T mutate(Mutation<T> m) {
+    try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), false, lockTimeout, "the dvdi state lock")) {
+      refreshIfChanged();
+      Changes changes = new Changes();
+      T result;
+      synchronized (table) {
+        result = m.apply(table.readOnly(), changes);
+      }
+      if (!changes.isEmpty()) {
+        append(changes.list());
+      }
+      return result;
+    }
+  }
+
+  private void refreshIfChanged() {
+    if (!dirty) {
+      try {
+        Object snapKey = fileKey(dir.resolve(StateFiles.SNAPSHOT));
+        BasicFileAttributes j = Files.readAttributes(dir.resolve(StateFiles.JOURNAL), BasicFileAttributes.class);
+        if (Objects.equals(snapKey, knownSnapshotKey) && Objects.equals(j.fileKey(), knownJournalKey)
+            && j.size() == knownJournalSize) {
+          return;
+        }
+      } catch (IOException e) {
+        // fall through to a full reload, which reports what is wrong
+      }
+    }
+    reload();
+  }
+
+  private void reload() {
+    StateFiles.Loaded l = StateFiles.read(dir);
+    List<String> problems = new ArrayList<>();
+    synchronized (table) {
+      table.clear();
+      build(l, table, problems);
+    }
+    lastSequence = Math.max(l.snapshot.getLastSequence(), l.records.isEmpty() ? 0 : l.records.get(l.records.size() - 1).getSequence());
+    generation = l.snapshot.getGeneration();
+    recordsSinceCompaction = l.records.size();
+    if (l.snapshotProblem != null) {
+      moveAside(StateFiles.SNAPSHOT, l.snapshotProblem);
+    }
+    if (l.journalProblem != null) {
+      moveAside(StateFiles.JOURNAL, l.journalProblem);
+    }
+    for (String p : problems) {
+      note(p);
+    }
+    boolean journalOk = l.journalProblem == null && l.journalGeneration >= 0
+        && l.journalTail == null;
+    if (!journalOk || l.snapshotProblem != null) {
+      compact(); // rewrites both files from the table: no append ever follows garbage
+    } else {
+      openJournal();
+      remember();
+    }
+    dirty = false;
+  }
+
+  private static void build(StateFiles.Loaded l, StateView into, List<String> problems) {
+    if (l.snapshotProblem != null) {
+      problems.add("state snapshot damaged: " + l.snapshotProblem
+          + "; continuing from the journal and the kernel's mount table");
+    } else {
+      for (Volume v : l.snapshot.getVolumesList()) {
+        into.volumes().put(VolumeKey.of(v), v);
+      }
+      for (Container c : l.snapshot.getContainersList()) {
+        into.containers().put(c.getId(), c);
+      }
+    }
+    if (l.journalProblem != null) {
+      problems.add("state journal damaged: " + l.journalProblem);
+    }
+    if (l.journalTail != null) {
+      problems.add("state journal ended in " + l.journalTail + " (a write cut short by a crash; it was never acted on)");
+    }
+    for (JournalRecord r : l.records) {
+      if (r.getSequence() <= l.snapshot.getLastSequence()) {
+        continue; // already in the snapshot (a crash between snapshot and journal replacement)
+      }
+      for (Change c : r.getChangesList()) {
+        into.apply(c);
+      }
+    }
+  }
+
+  private void note(String problem) {
+    LOG.severe(problem);
+    repairs.add(problem);
+  }
+
+  private void moveAside(String file, String why) {
+    Path p = dir.resolve(file);
+    Path aside = dir.resolve(file + ".damaged-" + System.currentTimeMillis());
+    try {
+      Files.move(p, aside, StandardCopyOption.ATOMIC_MOVE);
+      note("moved damaged " + p + " to " + aside + " (" + why + ")");
+    } catch (NoSuchFileException e) {
+      // gone already
+    } catch (IOException e) {
+      note("could not move damaged " + p + " aside: " + e.getMessage());
+    }
+  }
+
+  private void append(List<Change> list) {
+    JournalRecord r = JournalRecord.newBuilder().setSequence(lastSequence + 1)
+        .setTimeMs(System.currentTimeMillis()).addAllChanges(list).setWriter(writer).build();
+    ByteBuffer b = StateFiles.encodeRecord(r);
+    long start = System.nanoTime();
+    try {
+      long pos = knownJournalSize;
+      while (b.hasRemaining()) {
+        pos += journal.write(b, pos);
+      }
+      journal.force(false);
+      knownJournalSize = pos;
+    } catch (IOException e) {
+      dirty = true; // the journal may end in a partial record now: re-read and compact next time
+      throw DvdiException.internal("cannot write dvdi state to " + dir.resolve(StateFiles.JOURNAL)
+          + ": " + e.getMessage(), e);
+    }
+    syncNanos.addAndGet(System.nanoTime() - start);
+    commits.incrementAndGet();
+    lastSequence = r.getSequence();
+    synchronized (table) {
+      for (Change c : list) {
+        table.apply(c);
+      }
+    }
+    if (++recordsSinceCompaction >= COMPACT_RECORDS || knownJournalSize >= COMPACT_BYTES) {
+      compact();
+    }
+  }
+
+  /** Writes a new snapshot of the whole table and starts an empty journal. */
+  private void compact() {
+    Snapshot.Builder s = Snapshot.newBuilder().setFormatVersion(StateFiles.FORMAT_VERSION)
+        .setGeneration(generation + 1).setLastSequence(lastSequence)
+        .setWrittenMs(System.currentTimeMillis()).setWriterBootId(HostInfo.bootId());
+    synchronized (table) {
+      s.addAllVolumes(table.volumes().values()).addAllContainers(table.containers().values());
+    }
+    try {
+      AtomicFiles.write(dir.resolve(StateFiles.SNAPSHOT), StateFiles.encodeSnapshot(s.build()));
+      AtomicFiles.write(dir.resolve(StateFiles.JOURNAL), StateFiles.journalHeader(generation + 1));
+    } catch (IOException e) {
+      dirty = true;
+      throw DvdiException.internal("cannot write dvdi state snapshot in " + dir + ": " + e.getMessage(), e);
+    }
+    generation++;
+    recordsSinceCompaction = 0;
+    openJournal();
+    remember();
+  }
+
+  private void openJournal() {
+    closeJournal();
+    try {
+      journal = FileChannel.open(dir.resolve(StateFiles.JOURNAL), StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      dirty = true;
+      throw DvdiException.internal("cannot open dvdi state journal in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void remember() {
+    try {
+      knownSnapshotKey = fileKey(dir.resolve(StateFiles.SNAPSHOT));
+      BasicFileAttributes j = Files.readAttributes(dir.resolve(StateFiles.JOURNAL), BasicFileAttributes.class);
+      knownJournalKey = j.fileKey();
+      knownJournalSize = j.size();
+    } catch (IOException e) {
+      dirty = true;
+      throw DvdiException.internal("cannot stat dvdi state files in " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Object fileKey(Path p) throws IOException {
+    try {
+      return Files.readAttributes(p, BasicFileAttributes.class).fileKey();
+    } catch (NoSuchFileException e) {
+      return null;
+    }
+  }
+
+  private void closeJournal() {
+    if (journal != null) {
+      try {
+        journal.close();
+      } catch (IOException ignored) {
+        // nothing more to do
+      }
+      journal = null;
+    }
+  }
+
+  @Override
+  public void close() {
+    try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), false, lockTimeout, "the dvdi state lock")) {
+      closeJournal();
+    }
+  }
+}

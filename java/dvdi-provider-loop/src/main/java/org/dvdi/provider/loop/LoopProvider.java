@@ -1,0 +1,292 @@
+package org.dvdi.provider.loop;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import org.dvdi.spi.Attachment;
+import org.dvdi.spi.CallContext;
+import org.dvdi.spi.Capabilities;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.MountedVolume;
+import org.dvdi.spi.ProviderContext;
+import org.dvdi.spi.Scope;
+import org.dvdi.spi.Settings;
+import org.dvdi.spi.Sizes;
+import org.dvdi.spi.VolumeHandle;
+import org.dvdi.spi.VolumeInfo;
+import org.dvdi.spi.VolumeOptions;
+import org.dvdi.spi.VolumeProvider;
+import org.dvdi.spi.host.BlockVolumes;
+import org.dvdi.spi.host.Commands;
+import org.dvdi.spi.host.KernelMounts;
+
+/**
+ * A small external array on a local disk: sparse image files in a pool directory, attached
+ * as loop devices, formatted when new, mounted under the mount root. The pool records which
+ * agent holds each volume; a second holder is refused unless {@code preempt} is set, which
+ * takes the volume over (like REX-Ray's preempt: "equivalent to a power off" of the other
+ * holder's use). Several agents may share one pool, so a volume can move between them.
+ */
+public final class LoopProvider implements VolumeProvider {
+  private static final Logger LOG = Logger.getLogger(LoopProvider.class.getName());
+
+  /** Settings ({@code providers.loop.*}) and their defaults. */
+  public static final String SET_POOL = "pool";
+  public static final String DEFAULT_POOL = "/var/lib/dvdi/loop-pool";
+  public static final String SET_PREEMPT = "preempt";
+  public static final String SET_DEFAULT_SIZE = "default-size";
+  public static final long DEFAULT_SIZE = Sizes.GIB;
+  public static final String SET_MAX_SIZE = "max-size";
+  public static final long DEFAULT_MAX_SIZE = 64 * Sizes.GIB;
+  public static final String SET_LOCK_TIMEOUT = "lock-timeout";
+  public static final Set<String> SETTINGS = Set.of(SET_POOL, SET_PREEMPT, SET_DEFAULT_SIZE, SET_MAX_SIZE, SET_LOCK_TIMEOUT);
+
+  /** Request options. */
+  public static final String OPT_SIZE = "size";
+  private static final Set<String> OPTIONS;
+
+  static {
+    Set<String> o = new HashSet<>(BlockVolumes.OPTIONS);
+    o.add(OPT_SIZE);
+    OPTIONS = Set.copyOf(o);
+  }
+
+  /** Provider data keys. */
+  static final String DATA_IMAGE = "image";
+
+  /** Smallest image mkfs.ext4 and mkfs.xfs both accept comfortably. */
+  static final long MIN_SIZE = 16 * Sizes.MIB;
+
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
+
+  private final String driver;
+  private final String instance;
+  private final Path mountRoot;
+  private final LoopPool pool;
+  private final boolean preempt;
+  private final long defaultSize;
+  private final long maxSize;
+  private final Duration lockTimeout;
+  private final Commands commands;
+  private final LoopDevices loops;
+  private final BlockVolumes block;
+
+  LoopProvider(String driver, ProviderContext ctx) {
+    Settings s = ctx.settings();
+    s.requireOnly(SETTINGS);
+    this.driver = driver;
+    this.instance = ctx.instanceId();
+    this.mountRoot = ctx.mountRoot().resolve(driver);
+    this.pool = new LoopPool(s.getPath(SET_POOL, DEFAULT_POOL));
+    this.preempt = s.getBoolean(SET_PREEMPT, false);
+    this.defaultSize = s.getSize(SET_DEFAULT_SIZE, DEFAULT_SIZE);
+    this.maxSize = s.getSize(SET_MAX_SIZE, DEFAULT_MAX_SIZE);
+    this.lockTimeout = s.getDuration(SET_LOCK_TIMEOUT, Duration.ofSeconds(30));
+    if (defaultSize < MIN_SIZE || defaultSize > maxSize) {
+      throw s.bad(SET_DEFAULT_SIZE, Sizes.format(defaultSize), "must be from " + Sizes.format(MIN_SIZE)
+          + " to max-size (" + Sizes.format(maxSize) + ")");
+    }
+    this.commands = ctx.commands();
+    this.loops = new LoopDevices(ctx.commands());
+    this.block = new BlockVolumes(ctx.commands());
+  }
+
+  @Override
+  public String driver() {
+    return driver;
+  }
+
+  @Override
+  public Capabilities capabilities() {
+    return new Capabilities(Scope.GLOBAL, true, true, true, true);
+  }
+
+  Path pool() {
+    return pool.dir();
+  }
+
+  @Override
+  public void validate(String name, VolumeOptions options) {
+    if (!NAME.matcher(name).matches()) {
+      throw DvdiException.invalid("volume name '" + name + "' is not a valid loop volume name");
+    }
+    options.requireOnly(OPTIONS, driver);
+    size(options);
+    block.validate(options);
+  }
+
+  private long size(VolumeOptions options) {
+    long size = options.getSizeBytes(OPT_SIZE, defaultSize);
+    if (size < MIN_SIZE || size > maxSize) {
+      throw DvdiException.invalid(options.origin() + " option 'size' is " + Sizes.format(size)
+          + ": must be from " + Sizes.format(MIN_SIZE) + " to " + Sizes.format(maxSize)
+          + " (providers.loop.max-size)");
+    }
+    return size;
+  }
+
+  @Override
+  public Optional<VolumeInfo> inspect(String name, CallContext ctx) {
+    return pool.read(name).map(this::info);
+  }
+
+  private VolumeInfo info(LoopPool.Meta m) {
+    List<String> devs = loops.backedBy(pool.image(m.name()));
+    return new VolumeInfo(driver, m.name(), pool.image(m.name()).toString(), m.sizeBytes(),
+        m.held() ? "in-use" : "available", m.holder(),
+        devs.isEmpty() ? Map.of() : Map.of("devices", String.join(",", devs)));
+  }
+
+  @Override
+  public List<VolumeInfo> list(CallContext ctx) {
+    List<VolumeInfo> out = new ArrayList<>();
+    for (String n : pool.names()) {
+      pool.read(n).ifPresent(m -> out.add(info(m)));
+    }
+    return out;
+  }
+
+  @Override
+  public VolumeInfo create(String name, VolumeOptions options, CallContext ctx) {
+    validate(name, options);
+    long size = size(options);
+    return pool.locked(name, lockTimeout, () -> {
+      Optional<LoopPool.Meta> existing = pool.read(name);
+      if (existing.isPresent()) {
+        return info(existing.get());
+      }
+      Path img = pool.image(name);
+      Path tmp = img.resolveSibling("." + name + ".img.new");
+      try {
+        Files.createDirectories(pool.dir());
+        try (RandomAccessFile f = new RandomAccessFile(tmp.toFile(), "rw")) {
+          f.setLength(size); // sparse
+          f.getFD().sync();
+        }
+        LoopPool.Meta m = new LoopPool.Meta(name, size, System.currentTimeMillis(), "", 0);
+        Files.move(tmp, img, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        pool.write(m);
+        LOG.info("created loop volume " + driver + "/" + name + " (" + Sizes.format(size) + ") in " + pool.dir());
+        return info(m);
+      } catch (IOException e) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // best effort
+        }
+        throw DvdiException.provider("cannot create loop volume image " + img + ": " + e.getMessage(), e);
+      }
+    });
+  }
+
+  @Override
+  public Attachment attach(String name, VolumeOptions options, CallContext ctx) {
+    Path img = pool.image(name);
+    return pool.locked(name, lockTimeout, () -> {
+      LoopPool.Meta m = pool.read(name).orElseThrow(() -> DvdiException.notFound(
+          "loop volume " + driver + "/" + name + " does not exist in " + pool.dir()));
+      if (m.held() && !m.holder().equals(instance)) {
+        if (!preempt) {
+          throw DvdiException.busy("loop volume " + driver + "/" + name + " is held by '" + m.holder()
+              + "' since " + java.time.Instant.ofEpochMilli(m.holderSinceMs())
+              + " (set providers.loop.preempt=true to take volumes over)");
+        }
+        LOG.warning("preempt: taking loop volume " + driver + "/" + name + " over from '" + m.holder() + "'");
+        takeOver(img, ctx);
+      }
+      if (!m.holder().equals(instance)) {
+        pool.write(m.withHolder(instance, System.currentTimeMillis()));
+      }
+      List<String> devs = loops.backedBy(img);
+      String dev = devs.isEmpty() ? loops.attach(img, ctx) : devs.get(0);
+      return new Attachment(dev, Map.of(DATA_IMAGE, img.toString()));
+    });
+  }
+
+  /**
+   * Force-releases another holder's use visible from this host: lazily unmounts its mounts
+   * of the volume, then detaches its loop devices. Like a power-off of the other holder, this
+   * is the operator's choice (preempt): processes of the other holder that still have files
+   * open keep a reference until they exit.
+   */
+  private void takeOver(Path img, CallContext ctx) {
+    for (String dev : loops.backedBy(img)) {
+      for (KernelMounts.Mount mt : KernelMounts.read().ofSource(dev)) {
+        commands.check(List.of("umount", "--lazy", mt.mountPoint()), ctx, "preempt: unmounting " + mt.mountPoint());
+      }
+      loops.detach(dev, ctx);
+    }
+  }
+
+  @Override
+  public MountedVolume mount(String name, VolumeOptions options, Attachment attachment, CallContext ctx) {
+    if (attachment.device().isEmpty()) {
+      throw DvdiException.internal("mount of loop volume " + name + " without an attached device", null);
+    }
+    MountedVolume mv = block.mountDevice(attachment.device(), mountRoot.resolve(name), options, ctx);
+    Map<String, String> data = new java.util.HashMap<>(attachment.providerData());
+    data.putAll(mv.providerData());
+    return new MountedVolume(mv.hostPath(), mv.device(), data);
+  }
+
+  @Override
+  public void unmount(VolumeHandle volume, CallContext ctx) {
+    Path target = volume.hostPath().isEmpty() ? mountRoot.resolve(volume.name()) : Path.of(volume.hostPath());
+    block.unmount(target, ctx);
+  }
+
+  @Override
+  public void detach(VolumeHandle volume, CallContext ctx) {
+    Path img = pool.image(volume.name());
+    pool.locked(volume.name(), lockTimeout, () -> {
+      for (String dev : loops.backedBy(img)) {
+        if (!KernelMounts.read().ofSource(dev).isEmpty()) {
+          throw DvdiException.busy("cannot detach " + dev + " of loop volume " + driver + "/" + volume.name()
+              + ": it is still mounted at " + KernelMounts.read().ofSource(dev).get(0).mountPoint());
+        }
+        loops.detach(dev, ctx);
+      }
+      pool.read(volume.name()).ifPresent(m -> {
+        if (m.holder().equals(instance)) {
+          pool.write(m.withHolder("", 0));
+        }
+      });
+      return null;
+    });
+  }
+
+  @Override
+  public void remove(String name, CallContext ctx) {
+    pool.locked(name, lockTimeout, () -> {
+      Optional<LoopPool.Meta> m = pool.read(name);
+      if (m.isEmpty()) {
+        throw DvdiException.notFound("loop volume " + driver + "/" + name + " does not exist in " + pool.dir());
+      }
+      if (m.get().held()) {
+        throw DvdiException.busy("loop volume " + driver + "/" + name + " is held by '" + m.get().holder()
+            + "'; release it first");
+      }
+      if (!loops.backedBy(pool.image(name)).isEmpty()) {
+        throw DvdiException.busy("loop volume " + driver + "/" + name + " is attached to "
+            + loops.backedBy(pool.image(name)));
+      }
+      try {
+        pool.delete(name);
+      } catch (IOException e) {
+        throw DvdiException.provider("cannot remove loop volume " + name + ": " + e.getMessage(), e);
+      }
+      LOG.info("removed loop volume " + driver + "/" + name);
+      return null;
+    });
+  }
+}

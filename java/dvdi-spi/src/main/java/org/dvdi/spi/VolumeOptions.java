@@ -1,0 +1,128 @@
+package org.dvdi.spi;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Options of a volume request ({@code DVDI_VOLUME_OPTS=k=v,...} or {@code driver_options}),
+ * already checked against the allow-list grammar. Typed getters name the option in their
+ * errors.
+ */
+public final class VolumeOptions {
+  public static final VolumeOptions EMPTY = new VolumeOptions(Map.of(), "options");
+
+  private final Map<String, String> values;
+  private final String origin;
+
+  /**
+   * @param values option keys and values, in the order given
+   * @param origin where they came from, used in error messages (e.g. "DVDI_VOLUME_OPTS1")
+   */
+  public VolumeOptions(Map<String, String> values, String origin) {
+    this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
+    this.origin = origin;
+  }
+
+  public Map<String, String> asMap() {
+    return values;
+  }
+
+  public String origin() {
+    return origin;
+  }
+
+  public Optional<String> get(String key) {
+    return Optional.ofNullable(values.get(key));
+  }
+
+  public boolean isEmpty() {
+    return values.isEmpty();
+  }
+
+  /** A boolean option: true/false, yes/no, 1/0 (any case). */
+  public boolean getBoolean(String key, boolean dflt) {
+    String v = values.get(key);
+    if (v == null) {
+      return dflt;
+    }
+    return parseBoolean(v, origin + " option '" + key + "'");
+  }
+
+  /** A whole non-negative number. */
+  public long getLong(String key, long dflt) {
+    String v = values.get(key);
+    if (v == null) {
+      return dflt;
+    }
+    try {
+      long n = Long.parseLong(v);
+      if (n < 0) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw DvdiException.invalid(origin + " option '" + key + "' is '" + v
+          + "': must be a whole number >= 0");
+    }
+  }
+
+  /**
+   * A size: a bare number means GiB (as REX-Ray's {@code size=}); else a number with a unit
+   * K, M, G, T (powers of 1024, optional "i" and "B": 512M, 512MiB, 2G, 2GiB).
+   */
+  public long getSizeBytes(String key, long dfltBytes) {
+    String v = values.get(key);
+    if (v == null) {
+      return dfltBytes;
+    }
+    return Sizes.parse(v, origin + " option '" + key + "'");
+  }
+
+  /** Fails with INVALID_REQUEST naming every key not in {@code allowed}. */
+  public void requireOnly(Set<String> allowed, String driver) {
+    StringBuilder bad = new StringBuilder();
+    for (String k : values.keySet()) {
+      if (!allowed.contains(k)) {
+        bad.append(bad.length() == 0 ? "" : ", ").append('\'').append(k).append('\'');
+      }
+    }
+    if (bad.length() > 0) {
+      throw DvdiException.invalid(origin + ": unknown option " + bad + " for driver '" + driver
+          + "' (it accepts: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+    }
+  }
+
+  public static boolean parseBoolean(String v, String what) {
+    switch (v.toLowerCase(Locale.ROOT)) {
+      case "true":
+      case "yes":
+      case "1":
+        return true;
+      case "false":
+      case "no":
+      case "0":
+        return false;
+      default:
+        throw DvdiException.invalid(what + " is '" + v + "': must be true or false");
+    }
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof VolumeOptions && ((VolumeOptions) o).values.equals(values);
+  }
+
+  @Override
+  public int hashCode() {
+    return values.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return values.toString();
+  }
+}

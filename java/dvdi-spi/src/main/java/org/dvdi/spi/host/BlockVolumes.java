@@ -1,0 +1,173 @@
+package org.dvdi.spi.host;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.logging.Logger;
+import org.dvdi.spi.CallContext;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.MountedVolume;
+import org.dvdi.spi.VolumeOptions;
+
+/**
+ * What happens after a block device appears on this host, shared by every block provider
+ * (loop, EBS): find its filesystem, make one when there is none (or when
+ * {@code overwritefs=true}), mount it, and later unmount it. All steps are idempotent.
+ */
+public final class BlockVolumes {
+  private static final Logger LOG = Logger.getLogger(BlockVolumes.class.getName());
+
+  /** Option: the filesystem to make when the device has none. */
+  public static final String OPT_NEWFSTYPE = "newfstype";
+  /** Option: make a new filesystem even when there is one (destroys the data). */
+  public static final String OPT_OVERWRITEFS = "overwritefs";
+  /** The options this layer reads; block providers accept them. */
+  public static final Set<String> OPTIONS = Set.of(OPT_NEWFSTYPE, OPT_OVERWRITEFS);
+
+  public static final String DEFAULT_FS = "ext4";
+
+  /** Filesystems dvdi makes, with the mkfs argument vector for each (device appended). */
+  private static final Map<String, List<String>> MKFS = Map.of(
+      "ext4", List.of("mkfs.ext4", "-F", "-q", "-E", "lazy_itable_init=1,lazy_journal_init=1"),
+      "ext3", List.of("mkfs.ext3", "-F", "-q"),
+      "xfs", List.of("mkfs.xfs", "-f", "-q"));
+
+  /** Provider data key: set to "true" when this mount made a new filesystem. */
+  public static final String DATA_FORMATTED = "formatted";
+
+  private final Commands commands;
+
+  public BlockVolumes(Commands commands) {
+    this.commands = commands;
+  }
+
+  /** Checks {@code newfstype} and {@code overwritefs} before anything is done. */
+  public void validate(VolumeOptions options) {
+    options.getBoolean(OPT_OVERWRITEFS, false);
+    Optional<String> fs = options.get(OPT_NEWFSTYPE);
+    if (fs.isPresent()) {
+      List<String> mkfs = MKFS.get(fs.get());
+      if (mkfs == null) {
+        throw DvdiException.invalid(options.origin() + " option 'newfstype' is '" + fs.get()
+            + "': must be one of " + new TreeSet<>(MKFS.keySet()));
+      }
+      if (commands.find(mkfs.get(0)).isEmpty()) {
+        throw DvdiException.invalid(options.origin() + " option 'newfstype' is '" + fs.get()
+            + "': " + mkfs.get(0) + " is not installed on this host");
+      }
+    }
+  }
+
+  /** The filesystem type on {@code device}, or empty when it has none. */
+  public Optional<String> detectFilesystem(String device, CallContext ctx) {
+    Commands.Result r = commands.run(List.of("blkid", "-p", "-u", "filesystem", "-o", "value", "-s", "TYPE", device), ctx);
+    if (r.exitCode() == 2) {
+      return Optional.empty(); // blkid: nothing found
+    }
+    if (!r.ok()) {
+      throw DvdiException.provider("cannot probe " + device + " for a filesystem: blkid exited "
+          + r.exitCode() + ": " + r.diagnostics());
+    }
+    String t = r.stdout().strip();
+    return t.isEmpty() ? Optional.empty() : Optional.of(t);
+  }
+
+  /**
+   * Mounts {@code device} at {@code target}, making a filesystem first if it has none or if
+   * {@code overwritefs=true}. Returns the mounted volume; its provider data says whether a
+   * filesystem was made ({@link #DATA_FORMATTED}).
+   */
+  public MountedVolume mountDevice(String device, Path target, VolumeOptions options, CallContext ctx) {
+    String dev = canonical(device);
+    Optional<KernelMounts.Mount> existing = KernelMounts.read().at(target);
+    if (existing.isPresent()) {
+      if (canonical(existing.get().source()).equals(dev)) {
+        return new MountedVolume(target.toString(), dev, Map.of(DATA_FORMATTED, "false"));
+      }
+      throw DvdiException.provider("cannot mount " + dev + " at " + target + ": "
+          + existing.get().source() + " is mounted there");
+    }
+    boolean overwrite = options.getBoolean(OPT_OVERWRITEFS, false);
+    String wanted = options.get(OPT_NEWFSTYPE).orElse(DEFAULT_FS);
+    Optional<String> fs = detectFilesystem(dev, ctx);
+    boolean formatted = false;
+    if (fs.isEmpty() || overwrite) {
+      if (overwrite && fs.isPresent()) {
+        LOG.warning(ctx.operation() + ": overwritefs=true: replacing the " + fs.get()
+            + " filesystem on " + dev + " with a new " + wanted + " filesystem");
+      }
+      List<String> mkfs = new java.util.ArrayList<>(MKFS.getOrDefault(wanted, MKFS.get(DEFAULT_FS)));
+      mkfs.add(dev);
+      commands.check(mkfs, ctx, "making a " + wanted + " filesystem on " + dev);
+      fs = Optional.of(wanted);
+      formatted = true;
+    }
+    try {
+      Files.createDirectories(target);
+    } catch (IOException e) {
+      throw DvdiException.provider("cannot create mount point " + target + ": " + e.getMessage(), e);
+    }
+    commands.check(List.of("mount", "-t", fs.get(), dev, target.toString()), ctx,
+        "mounting " + dev + " at " + target);
+    return new MountedVolume(target.toString(), dev, Map.of(DATA_FORMATTED, Boolean.toString(formatted)));
+  }
+
+  /**
+   * Unmounts {@code target} if something is mounted there and removes the empty directory.
+   * A mount still in use fails with VOLUME_BUSY: dvdi never detaches a device under a live
+   * filesystem.
+   */
+  public void unmount(Path target, CallContext ctx) {
+    while (KernelMounts.read().isMountPoint(target)) {
+      Commands.Result r = commands.run(List.of("umount", target.toString()), ctx);
+      if (!r.ok()) {
+        String d = r.diagnostics();
+        if (d.contains("busy")) {
+          throw DvdiException.busy("cannot unmount " + target + ": it is still in use (" + d + ")");
+        }
+        if (!KernelMounts.read().isMountPoint(target)) {
+          break; // someone else unmounted it meanwhile
+        }
+        throw DvdiException.provider("cannot unmount " + target + ": umount exited " + r.exitCode() + ": " + d);
+      }
+    }
+    try {
+      if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+        Files.deleteIfExists(target);
+      }
+    } catch (IOException e) {
+      LOG.warning(ctx.operation() + ": could not remove mount point " + target + ": " + e.getMessage());
+    }
+  }
+
+  /** Waits until {@code device} exists (after an attach), polling with backoff. */
+  public static void waitForDevice(Path device, CallContext ctx) {
+    long sleep = 10;
+    while (!Files.exists(device)) {
+      ctx.check("device " + device + " appeared");
+      try {
+        Thread.sleep(Math.min(sleep, Math.max(1, ctx.remaining().toMillis())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw DvdiException.timeout(ctx.operation() + ": interrupted waiting for " + device);
+      }
+      sleep = Math.min(sleep * 2, Duration.ofSeconds(1).toMillis());
+    }
+  }
+
+  /** The real path of a device (following /dev/disk/by-id links), or the path as given. */
+  public static String canonical(String device) {
+    try {
+      return Path.of(device).toRealPath().toString();
+    } catch (IOException e) {
+      return device;
+    }
+  }
+}
