@@ -249,6 +249,10 @@ public final class LoopProvider implements VolumeProvider {
   public void detach(VolumeHandle volume, CallContext ctx) {
     Path img = pool.image(volume.name());
     pool.locked(volume.name(), lockTimeout, () -> {
+      Optional<LoopPool.Meta> meta = pool.read(volume.name());
+      if (meta.isPresent() && meta.get().held() && !meta.get().holder().equals(instance)) {
+        return null; // another agent holds it (or took it over): its devices are not ours to detach
+      }
       for (String dev : loops.backedBy(img)) {
         if (!KernelMounts.read().ofSource(dev).isEmpty()) {
           throw DvdiException.busy("cannot detach " + dev + " of loop volume " + driver + "/" + volume.name()
@@ -256,7 +260,7 @@ public final class LoopProvider implements VolumeProvider {
         }
         loops.detach(dev, ctx);
       }
-      pool.read(volume.name()).ifPresent(m -> {
+      meta.ifPresent(m -> {
         if (m.holder().equals(instance)) {
           pool.write(m.withHolder("", 0));
         }
