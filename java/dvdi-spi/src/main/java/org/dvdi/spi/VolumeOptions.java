@@ -17,14 +17,33 @@ public final class VolumeOptions {
 
   private final Map<String, String> values;
   private final String origin;
+  private final boolean explicitCreate;
 
   /**
    * @param values option keys and values, in the order given
    * @param origin where they came from, used in error messages (e.g. "DVDI_VOLUME_OPTS1")
    */
   public VolumeOptions(Map<String, String> values, String origin) {
+    this(values, origin, false);
+  }
+
+  private VolumeOptions(Map<String, String> values, String origin, boolean explicitCreate) {
     this.values = Collections.unmodifiableMap(new LinkedHashMap<>(values));
     this.origin = origin;
+    this.explicitCreate = explicitCreate;
+  }
+
+  /**
+   * Whether the request forbids creating a missing volume ({@code DVDI_VOLUME_EXPLICITCREATE}).
+   * dvdi checks it itself for providers that can inspect; a provider that creates volumes as
+   * a side effect of mounting (dvdcli) must honour it.
+   */
+  public boolean explicitCreate() {
+    return explicitCreate;
+  }
+
+  public VolumeOptions withExplicitCreate(boolean explicit) {
+    return new VolumeOptions(values, origin, explicit);
   }
 
   public Map<String, String> asMap() {

@@ -847,7 +847,8 @@ public final class VolumeManager implements AutoCloseable {
    * {@code operator:<driver>/<name>} until {@link #operatorUnmount}.
    */
   public CompletableFuture<PrepareResult> operatorMount(VolumeKey key, VolumeOptions options, boolean explicitCreate) {
-    VolumeRequest v = new VolumeRequest(key.driver(), key.name(), options, "", false, explicitCreate, "dvdi mount", null);
+    VolumeRequest v = new VolumeRequest(key.driver(), key.name(), options.withExplicitCreate(explicitCreate), "", false,
+        explicitCreate, "dvdi mount", null);
     return prepare(new PrepareRequest(OPERATOR_PREFIX + key, null, null, null, List.of(v)));
   }
 

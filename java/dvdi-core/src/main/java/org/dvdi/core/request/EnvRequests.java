@@ -78,7 +78,7 @@ public final class EnvRequests {
       boolean explicit = f.containsKey(EXPLICITCREATE)
           && VolumeOptions.parseBoolean(f.get(EXPLICITCREATE), PREFIX + EXPLICITCREATE + sfx);
       boolean ro = f.containsKey(READONLY) && VolumeOptions.parseBoolean(f.get(READONLY), PREFIX + READONLY + sfx);
-      out.add(new VolumeRequest(driver, name, opts, path, ro, explicit, nameVar, sfx));
+      out.add(new VolumeRequest(driver, name, opts.withExplicitCreate(explicit), path, ro, explicit, nameVar, sfx));
     }
     return out;
   }
