@@ -45,7 +45,7 @@ public final class TestDvdi {
   /** A request from DVDI env vars, with a fresh sandbox. */
   public PrepareRequest request(String containerId, Map<String, String> env) throws IOException {
     Path sandbox = Files.createDirectories(root.resolve("sandboxes").resolve(containerId));
-    List<VolumeRequest> vols = EnvRequests.parse(env, "loop");
+    List<VolumeRequest> vols = EnvRequests.parse(env, settings.get(DvdiConfig.DEFAULT_DRIVER));
     MesosRequests.checkDistinct(vols);
     return new PrepareRequest(containerId, sandbox, null, null, vols);
   }

@@ -466,7 +466,15 @@ public final class VolumeManager implements AutoCloseable {
       if (last.isEmpty()) {
         ch.removeContainer(cid); // fast path: every volume has other users
       } else {
-        ch.putContainer(c.toBuilder().setStatus(ContainerStatus.CLEANING).build());
+        // References on volumes that others still use are dropped now, in this same record:
+        // a concurrent cleanup of those others must see that it holds the last one.
+        Container cleaning = c.toBuilder().setStatus(ContainerStatus.CLEANING).build();
+        for (VolumeUse u : c.getUsesList()) {
+          if (!last.contains(VolumeKey.of(u))) {
+            cleaning = withUse(cleaning, VolumeKey.of(u), false);
+          }
+        }
+        ch.putContainer(cleaning);
       }
       return last;
     });

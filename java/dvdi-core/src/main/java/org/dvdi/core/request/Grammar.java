@@ -112,12 +112,12 @@ public final class Grammar {
     boolean absolute = value.startsWith("/");
     StringBuilder b = new StringBuilder();
     for (String part : value.split("/")) {
-      if (part.isEmpty()) {
+      if (part.isEmpty() || part.equals(".")) {
         continue;
       }
-      if (part.equals("..") || part.equals(".")) {
-        throw DvdiException.invalid(field + " is '" + value + "': a container path may not contain '"
-            + part + "' components (it must stay inside the container)");
+      if (part.equals("..")) {
+        throw DvdiException.invalid(field + " is '" + value + "': a container path may not contain '..' "
+            + "components (it must stay inside the container)");
       }
       b.append('/').append(part);
     }

@@ -1,0 +1,74 @@
+package org.dvdi.core.request;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import org.dvdi.spi.DvdiException;
+import org.junit.jupiter.api.Test;
+
+/** ContainerConfig as the Mesos adapter sends it (JSON of mesos.proto), for both request styles. */
+class MesosRequestsTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  static JsonNode json(String s) throws Exception {
+    return JSON.readTree(s.replace('\'', '"'));
+  }
+
+  @Test
+  void dockerVolumesAndDvdiVariablesTogether() throws Exception {
+    JsonNode id = json("{'value':'c2','parent':{'value':'c1'}}");
+    JsonNode cfg = json("{'directory':'/sandbox/c2','user':'nobody',"
+        + "'command_info':{'environment':{'variables':["
+        + "  {'name':'DVDI_VOLUME_NAME','value':'envvol'},"
+        + "  {'name':'DVDI_VOLUME_DRIVER','value':'loop'},"
+        + "  {'name':'PASSWORD','type':'SECRET','secret':{'type':'REFERENCE'}}]}},"
+        + "'executor_info':{'command':{'environment':{'variables':[{'name':'DVDI_VOLUME_NAME5','value':'parentvol'}]}}},"
+        + "'container_info':{'type':'MESOS','volumes':["
+        + "  {'mode':'RO','container_path':'/etc/app','source':{'type':'DOCKER_VOLUME',"
+        + "     'docker_volume':{'driver':'rexray','name':'conf','driver_options':{'parameter':[{'key':'size','value':'1'}]}}}},"
+        + "  {'mode':'RW','container_path':'rel/dir','source':{'type':'DOCKER_VOLUME','docker_volume':{'driver':'loop','name':'data'}}},"
+        + "  {'mode':'RW','container_path':'/host','host_path':'/srv'}]}}");
+    PrepareRequest r = MesosRequests.parse(id, cfg, "rexray");
+    assertEquals("c1.c2", r.containerId());
+    assertEquals(Path.of("/sandbox/c2"), r.sandbox());
+    assertNull(r.rootfs());
+    assertEquals("nobody", r.user());
+    assertEquals(3, r.volumes().size(), "nested: the executor's DVDI variables are not the child's; host_path volumes are other isolators'");
+    assertEquals("loop/envvol", r.volumes().get(0).key().toString());
+    VolumeRequest conf = r.volumes().get(1);
+    assertEquals("rexray/conf", conf.key().toString());
+    assertTrue(conf.readOnly());
+    assertEquals("/etc/app", conf.containerPath());
+    assertEquals("1", conf.options().asMap().get("size"));
+    assertEquals("container_info.volumes[0]", conf.source());
+    assertEquals("rel/dir", r.volumes().get(2).containerPath());
+  }
+
+  @Test
+  void topLevelContainersAlsoReadTheExecutorsEnvironment() throws Exception {
+    JsonNode cfg = json("{'executor_info':{'command':{'environment':{'variables':[{'name':'DVDI_VOLUME_NAME','value':'a'}]}}}}");
+    PrepareRequest r = MesosRequests.parse(json("{'value':'top'}"), cfg, "loop");
+    assertEquals(1, r.volumes().size());
+  }
+
+  @Test
+  void dockerVolumeRules() throws Exception {
+    DvdiException noDriver = assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'c'}"),
+        json("{'container_info':{'volumes':[{'container_path':'/d','source':{'type':'DOCKER_VOLUME','docker_volume':{'name':'x'}}}]}}"),
+        "rexray"));
+    assertEquals("container_info.volumes[0].source.docker_volume.driver is missing: a DOCKER_VOLUME needs a driver",
+        noDriver.getMessage());
+    DvdiException twice = assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'c'}"), json(
+        "{'command_info':{'environment':{'variables':[{'name':'DVDI_VOLUME_NAME','value':'x'},{'name':'DVDI_VOLUME_DRIVER','value':'loop'}]}},"
+            + "'container_info':{'volumes':[{'container_path':'/d','source':{'type':'DOCKER_VOLUME','docker_volume':{'driver':'loop','name':'x'}}}]}}"),
+        "rexray"));
+    assertTrue(twice.getMessage().contains("loop/x again"), twice.getMessage());
+    DvdiException badId = assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'../x'}"), json("{}"), "r"));
+    assertTrue(badId.getMessage().startsWith("container_id.value is '../x'"), badId.getMessage());
+  }
+}
