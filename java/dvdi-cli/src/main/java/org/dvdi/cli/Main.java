@@ -1,0 +1,156 @@
+package org.dvdi.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionException;
+import org.dvdi.core.Dvdi;
+import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.state.StateStore;
+import org.dvdi.core.state.VolumeKey;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.ErrorCode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code dvdi}: shows and verifies the mount state, and lets an operator mount, unmount and
+ * release volumes safely while the agent runs (it takes the same state lock the module does).
+ */
+@Command(name = "dvdi", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "External persistent volumes for Mesos tasks: mount table, inspection, verification, release.",
+    subcommands = {MountsCommand.class, InspectCommand.class, VerifyCommand.class, ReleaseCommand.class,
+        VolumesCommand.class, OperatorCommands.Mount.class, OperatorCommands.Unmount.class,
+        OperatorCommands.Create.class, OperatorCommands.Remove.class},
+    exitCodeListHeading = "Exit codes:%n",
+    exitCodeList = {"0:done (verify: no drift)", "1:failed (see the message)", "2:bad command line", "3:verify found drift"})
+public final class Main implements Callable<Integer> {
+  @Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--config", scope = CommandLine.ScopeType.INHERIT, paramLabel = "FILE",
+      description = "config file (default: $" + DvdiConfig.ENV_CONFIG + ", else " + DvdiConfig.DEFAULT_FILE + ")")
+  Path config;
+
+  @Option(names = "--set", scope = CommandLine.ScopeType.INHERIT, paramLabel = "KEY=VALUE", description = "override a setting, e.g. --set state.dir=/tmp/s")
+  Map<String, String> settings = new LinkedHashMap<>();
+
+  @Option(names = {"-o", "--output"}, scope = CommandLine.ScopeType.INHERIT, paramLabel = "FORMAT", description = "table (default) or json")
+  String output = "table";
+
+  @Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT, description = "log what dvdi does (to stderr)")
+  void verbose(boolean v) {
+    java.util.logging.Logger.getLogger("org.dvdi").setLevel(v ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
+  }
+
+  @Option(names = "--no-headers", scope = CommandLine.ScopeType.INHERIT, description = "tables without their header line")
+  boolean noHeaders;
+
+  private Map<String, String> env = System.getenv();
+
+  @Override
+  public Integer call() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+    return ExitCodes.USAGE;
+  }
+
+  DvdiConfig config() {
+    Path file = config;
+    if (file == null && env.get(DvdiConfig.ENV_CONFIG) != null) {
+      file = Path.of(env.get(DvdiConfig.ENV_CONFIG));
+    }
+    return DvdiConfig.load(file, settings);
+  }
+
+  boolean json() {
+    if (!output.equals("json") && !output.equals("table")) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--output is '" + output + "': must be table or json");
+    }
+    return output.equals("json");
+  }
+
+  /** A consistent read of the state (shared lock), as the agent is writing it. */
+  StateStore.ReadResult readState(DvdiConfig c) {
+    return StateStore.read(c.stateDir(), c.lockTimeout());
+  }
+
+  /** dvdi for a command that changes things (writer "cli"). */
+  Dvdi openForChange(DvdiConfig c) {
+    return Dvdi.open(c, Dvdi.WRITER_CLI);
+  }
+
+  static VolumeKey volume(CommandLine cmd, String spec) {
+    try {
+      return VolumeKey.parse(spec);
+    } catch (DvdiException e) {
+      throw new CommandLine.ParameterException(cmd, e.getMessage());
+    }
+  }
+
+  static String time(long ms) {
+    return ms <= 0 ? "-" : DateTimeFormatter.ISO_INSTANT.format(Instant.ofEpochMilli(ms).atOffset(ZoneOffset.UTC)
+        .withNano(0).toInstant());
+  }
+
+  static String age(long ms) {
+    if (ms <= 0) {
+      return "-";
+    }
+    Duration d = Duration.ofMillis(Math.max(0, System.currentTimeMillis() - ms));
+    return d.toDays() > 0 ? d.toDays() + "d" : d.toHours() > 0 ? d.toHours() + "h" : d.toMinutes() > 0
+        ? d.toMinutes() + "m" : d.toSeconds() + "s";
+  }
+
+  /** The command line with dvdi's error handling: DvdiExceptions print "dvdi CODE: message" and exit 1. */
+  public static CommandLine commandLine(Map<String, String> env) {
+    Main main = new Main();
+    main.env = env;
+    CommandLine cl = new CommandLine(main);
+    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      DvdiException d = DvdiException.wrap(t, cmd.getCommandName());
+      cmd.getErr().println(d);
+      if (d.getCode() == ErrorCode.INTERNAL && d.getCause() != null) {
+        d.getCause().printStackTrace(cmd.getErr());
+      }
+      return ExitCodes.ERROR;
+    });
+    return cl;
+  }
+
+  /** Runs a command line with the given writers; returns the exit code. */
+  public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
+    CommandLine cl = commandLine(env);
+    cl.setOut(out);
+    cl.setErr(err);
+    try {
+      return cl.execute(args);
+    } finally {
+      out.flush();
+      err.flush();
+    }
+  }
+
+  public static void main(String[] args) {
+    java.util.logging.Logger.getLogger("org.dvdi").setLevel(java.util.logging.Level.WARNING);
+    int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), System.getenv());
+    System.exit(code);
+  }
+
+  /** The version from the jar's manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"dvdi " + (v == null ? "(development build)" : v)};
+    }
+  }
+}

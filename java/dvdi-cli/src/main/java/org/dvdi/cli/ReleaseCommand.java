@@ -1,0 +1,33 @@
+package org.dvdi.cli;
+
+import java.util.concurrent.Callable;
+import org.dvdi.core.Dvdi;
+import org.dvdi.core.state.VolumeKey;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** Releases an orphaned volume safely: unmount and detach, through the state lock the agent respects. */
+@Command(name = "release", description = "Unmount and detach a volume no container uses (orphaned, adopted, failed "
+    + "to release); refused while containers use it, unless --force.")
+final class ReleaseCommand implements Callable<Integer> {
+  @ParentCommand
+  Main main;
+
+  @Parameters(paramLabel = "DRIVER/NAME")
+  String volume;
+
+  @Option(names = "--force", description = "release even though containers use it (their tasks lose the volume)")
+  boolean force;
+
+  @Override
+  public Integer call() {
+    VolumeKey key = Main.volume(main.spec.commandLine(), volume);
+    try (Dvdi d = main.openForChange(main.config())) {
+      d.manager().operatorRelease(key, force).join();
+    }
+    main.spec.commandLine().getOut().println("released " + key);
+    return ExitCodes.OK;
+  }
+}

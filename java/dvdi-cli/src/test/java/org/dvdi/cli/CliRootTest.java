@@ -1,0 +1,166 @@
+package org.dvdi.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.dvdi.core.Dvdi;
+import org.dvdi.core.TestDvdi;
+import org.dvdi.spi.host.KernelMounts;
+import org.dvdi.spi.testing.RequiresRoot;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI against a running dvdi (another writer on the same state), on real loop devices. */
+@RequiresRoot
+class CliRootTest {
+  @TempDir
+  Path tmp;
+
+  TestDvdi t;
+  Dvdi agent;
+
+  record Run(int code, String out, String err) {
+    JsonNode json() throws Exception {
+      return Output.JSON.readTree(out);
+    }
+  }
+
+  Run cli(String... args) {
+    List<String> all = new ArrayList<>();
+    t.settings.forEach((k, v) -> {
+      all.add("--set");
+      all.add(k + "=" + v);
+    });
+    all.addAll(List.of(args));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = Main.run(all.toArray(new String[0]), new PrintWriter(out), new PrintWriter(err), Map.of());
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  @BeforeEach
+  void setUp() throws Exception {
+    t = new TestDvdi(tmp);
+    agent = t.open(Dvdi.WRITER_AGENT);
+    agent.manager().prepare(t.request("c1", Map.of("DVDI_VOLUME_NAME", "web", "DVDI_VOLUME_CONTAINERPATH", "data"))).join();
+    agent.manager().prepare(t.request("c2", Map.of("DVDI_VOLUME_NAME", "web", "DVDI_VOLUME_NAME1", "db",
+        "DVDI_VOLUME_READONLY1", "true", "DVDI_VOLUME_CONTAINERPATH1", "db"))).join();
+  }
+
+  @AfterEach
+  void tearDown() {
+    for (String c : agent.manager().containers()) {
+      agent.manager().cleanup(c).join();
+    }
+    agent.close();
+  }
+
+  @Test
+  void mountsShowsTheTable() throws Exception {
+    Run r = cli("mounts");
+    assertEquals(0, r.code(), r.err());
+    String[] lines = r.out().split("\n");
+    assertTrue(lines[0].startsWith("DRIVER  NAME  STATUS   HOST PATH"), lines[0]);
+    assertTrue(r.out().contains("loop    web   mounted  " + t.mountRoot.resolve("loop/web")), r.out());
+    assertTrue(r.out().matches("(?s).*web .* 2 +c1,c2 .*"), r.out());
+    assertEquals(2, cli("mounts", "--no-headers").out().split("\n").length);
+    JsonNode j = cli("-o", "json", "mounts").json();
+    assertEquals(2, j.get("volumes").size());
+    assertEquals("db", j.get("volumes").get(0).get("name").asText());
+    assertEquals(1, j.get("volumes").get(0).get("refs").asInt());
+    assertTrue(j.get("volumes").get(0).get("device").asText().startsWith("/dev/loop"));
+  }
+
+  @Test
+  void inspectContainersAndVolumes() throws Exception {
+    JsonNode c = cli("-o", "json", "inspect", "c2").json();
+    assertEquals("ready", c.get("status").asText());
+    assertEquals("loop/db", c.get("volumes").get(1).get("volume").asText());
+    assertTrue(c.get("volumes").get(1).get("read_only").asBoolean());
+    assertEquals(t.mountRoot.resolve("loop/db").toString(), c.get("volumes").get(1).get("host_path").asText());
+    Run v = cli("inspect", "loop/web");
+    assertEquals(0, v.code());
+    assertTrue(v.out().contains("containers:\n  - c1\n  - c2"), v.out());
+    Run missing = cli("inspect", "loop/nope");
+    assertEquals(ExitCodes.ERROR, missing.code());
+    assertTrue(missing.err().startsWith("dvdi VOLUME_NOT_FOUND: volume loop/nope is not in the mount table"), missing.err());
+  }
+
+  @Test
+  void verifyFindsDriftAndReleaseRepairsIt() throws Exception {
+    Run ok = cli("verify");
+    assertEquals(0, ok.code(), ok.out() + ok.err());
+    assertTrue(ok.out().startsWith("ok: 2 volumes and 2 containers agree"), ok.out());
+
+    // Someone unmounts a volume behind dvdi's back.
+    Path db = t.mountRoot.resolve("loop/db");
+    assertEquals(0, new ProcessBuilder("umount", db.toString()).inheritIO().start().waitFor());
+    Run drift = cli("verify");
+    assertEquals(ExitCodes.DRIFT, drift.code(), drift.out());
+    assertTrue(drift.out().matches("(?s).*\nloop/db +state says mounted at " + db + ", the kernel has no mount there\n.*"), drift.out());
+    JsonNode dj = cli("-o", "json", "verify").json();
+    assertEquals(false, dj.get("ok").asBoolean());
+
+    // The agent's recovery mounts it again for its live container.
+    agent.manager().recover(Set.of("c1", "c2"), Set.of()).join();
+    assertTrue(KernelMounts.read().isMountPoint(db));
+    assertEquals(0, cli("verify").code());
+  }
+
+  @Test
+  void releaseIsRefusedWhileUsedAndWorksOnOrphans() throws Exception {
+    Run busy = cli("release", "loop/web");
+    assertEquals(ExitCodes.ERROR, busy.code());
+    assertTrue(busy.err().startsWith("dvdi VOLUME_BUSY: volume loop/web is used by [c1, c2]"), busy.err());
+    Run forced = cli("release", "--force", "loop/db");
+    assertEquals(0, forced.code(), forced.err());
+    assertTrue(!KernelMounts.read().isMountPoint(t.mountRoot.resolve("loop/db")));
+    // The agent sees the CLI's change: c2 no longer holds db, and its cleanup releases web only after c1's.
+    assertTrue(agent.manager().cleanup("c2").join().released().isEmpty());
+    assertTrue(agent.manager().cleanup("c1").join().released().size() == 1);
+    assertEquals("", cli("mounts", "--no-headers").out());
+  }
+
+  @Test
+  void operatorMountUnmountCreateRemoveAndVolumes() throws Exception {
+    Run created = cli("create", "loop/spare", "-O", "size=48MiB");
+    assertEquals(0, created.code(), created.err());
+    JsonNode vols = cli("-o", "json", "volumes").json();
+    assertEquals(3, vols.get("volumes").size(), vols.toString());
+    Run m = cli("mount", "loop/spare");
+    assertEquals(0, m.code(), m.err());
+    Path p = Path.of(m.out().trim());
+    assertTrue(KernelMounts.read().isMountPoint(p));
+    Files.writeString(p.resolve("x"), "y");
+    Run busy = cli("remove", "loop/spare");
+    assertEquals(ExitCodes.ERROR, busy.code());
+    assertTrue(busy.err().contains("VOLUME_BUSY"), busy.err());
+    Run u = cli("unmount", "loop/spare");
+    assertEquals(0, u.code(), u.err());
+    assertEquals("unmounted and released loop/spare\n", u.out());
+    Run rm = cli("remove", "loop/spare");
+    assertEquals(0, rm.code(), rm.err());
+    assertEquals(2, cli("-o", "json", "volumes").json().get("volumes").size());
+  }
+
+  @Test
+  void usageErrors() {
+    assertEquals(ExitCodes.USAGE, cli("inspect").code());
+    assertEquals(ExitCodes.USAGE, cli("release", "nodriver").code());
+    assertEquals(ExitCodes.USAGE, cli("-o", "yaml", "mounts").code());
+    Run badSetting = cli("--set", "no.such=1", "mounts");
+    assertEquals(ExitCodes.ERROR, badSetting.code());
+    assertTrue(badSetting.err().startsWith("dvdi INVALID_CONFIG: unknown setting 'no.such'"), badSetting.err());
+  }
+}
