@@ -1,0 +1,48 @@
+// The isolator module's parameters (the "parameters" of its entry in the
+// agent's --modules JSON), checked and turned into what the bridge needs.
+// Mesos-independent: a map in, BridgeOptions out, so that native tests cover
+// it without a Mesos installation.
+
+#ifndef DVDI_MESOS_MODULE_PARAMS_HPP
+#define DVDI_MESOS_MODULE_PARAMS_HPP
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bridge/bridge.hpp"
+
+namespace dvdi {
+
+// One documented parameter: its name, what it does, its default.
+struct ModuleParameter
+{
+  const char* name;
+  const char* description;
+  const char* defaultValue;
+};
+
+// Every parameter the module takes (the README's table is this list).
+const std::vector<ModuleParameter>& moduleParameters();
+
+// What the parameters make: the bridge's options (with initArgs, the JSON for
+// Facade.init) and warnings to log (deprecated parameters).
+struct ModuleConfig
+{
+  BridgeOptions bridge;
+  std::vector<std::string> warnings;
+};
+
+// Checks `parameters` and builds the module's configuration. On a bad
+// parameter returns false and sets *error to a message naming the parameter,
+// its value and the rule (the agent prints it and does not start).
+// `defaultJar` is where the build or the install put dvdi.jar.
+bool parseModuleParameters(
+    const std::map<std::string, std::string>& parameters,
+    const std::string& defaultJar,
+    ModuleConfig* config,
+    std::string* error);
+
+} // namespace dvdi {
+
+#endif // DVDI_MESOS_MODULE_PARAMS_HPP

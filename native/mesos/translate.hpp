@@ -1,0 +1,43 @@
+// The adapter's translation between Mesos messages (as JSON text, made with
+// stout's JSON::protobuf) and the bridge's requests and results.
+// Mesos-independent, so native tests cover it without a Mesos installation.
+
+#ifndef DVDI_MESOS_TRANSLATE_HPP
+#define DVDI_MESOS_TRANSLATE_HPP
+
+#include <string>
+#include <vector>
+
+#include "bridge/bridge.hpp"
+
+namespace dvdi {
+
+// {"container_id": <ContainerID>, "container_config": <ContainerConfig>}
+std::string prepareRequest(
+    const std::string& containerIdJson,
+    const std::string& containerConfigJson);
+
+// {"container_id": <ContainerID>}
+std::string cleanupRequest(const std::string& containerIdJson);
+
+// {"states": [<ContainerState>...], "orphans": [<ContainerID>...]}
+std::string recoverRequest(
+    const std::vector<std::string>& stateJsons,
+    const std::vector<std::string>& orphanJsons);
+
+// From prepare's result: the ContainerLaunchInfo JSON to parse into the
+// protobuf, or "" when the container asked for no volumes (then the isolator
+// returns None and the container gets no mount namespace from dvdi).
+// Returns false with *error when the result is not what Java sends.
+bool launchInfoOf(const std::string& prepareResult, std::string* launchInfoJson, std::string* error);
+
+// From cleanup's result: the volumes whose release failed (kept and retried by
+// dvdi; the agent logs them).
+std::vector<std::string> cleanupFailures(const std::string& cleanupResult);
+
+// One line summarising recover's result, for the agent's log.
+std::string recoverSummary(const std::string& recoverResult);
+
+} // namespace dvdi {
+
+#endif // DVDI_MESOS_TRANSLATE_HPP
