@@ -100,11 +100,12 @@ class PluginProviderTest {
   // ------------------------------------------------------------------ registration, settings, validation
 
   @Test
-  void thePluginFactoryIsRegisteredAndServesAnyDriver() {
+  void bothFactoriesAreRegisteredAndThePluginFactoryServesAnyDriver() {
     Map<String, ProviderFactory> byName = new TreeMap<>();
     ServiceLoader.load(ProviderFactory.class).forEach(f -> byName.put(f.getName(), f));
-    assertTrue(byName.containsKey("plugin"), byName.keySet().toString());
+    assertTrue(byName.containsKey("plugin") && byName.containsKey("dvdcli"), byName.keySet().toString());
     assertTrue(byName.get("plugin").servesAnyDriver());
+    assertFalse(byName.get("dvdcli").servesAnyDriver());
   }
 
   @Test
