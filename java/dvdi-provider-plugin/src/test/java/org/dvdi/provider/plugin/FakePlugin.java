@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -156,7 +158,8 @@ final class FakePlugin implements AutoCloseable {
   private void serve(SocketChannel c) {
     int now = inFlight.incrementAndGet();
     maxInFlight.accumulateAndGet(now, Math::max);
-    try (c; InputStream in = Channels.newInputStream(c); OutputStream out = Channels.newOutputStream(c)) {
+    try (c; InputStream in = new BufferedInputStream(Channels.newInputStream(c));
+        OutputStream out = new BufferedOutputStream(Channels.newOutputStream(c))) {
       Request req = readRequest(in);
       if (req == null) {
         return;
