@@ -43,7 +43,11 @@ import org.dvdi.spi.host.Commands;
  * dvdcli fails for a missing volume (mapped to VOLUME_NOT_FOUND). dvdcli's {@code path} is
  * used only after a mount that printed no path: like {@code unmount}, it calls the plugin's
  * Create first, so as an inspect it would create volumes with default options. {@link #list}
- * fails with INVALID_REQUEST; the plugin provider can list.
+ * fails with INVALID_REQUEST; the plugin provider can list. {@link #create} and {@link #remove}
+ * run dvdcli's own {@code create} and {@code remove} (for operator commands; the core never
+ * creates through this provider). An unmount that dvdcli answers with "not mounted" or "no such
+ * volume" is success; note that dvdcli 0.2's {@code unmount} itself calls Create first, so for
+ * a volume that never existed a real plugin may create it: use the plugin provider to avoid it.
  *
  * <p>dvdcli splits option values at ',' and '=' (its flag parser), so {@link #validate}
  * refuses values with them rather than let them be mangled.

@@ -22,6 +22,8 @@ import java.util.concurrent.TimeUnit;
  * read) is bounded by the caller's deadline: a blocking unix-domain channel has no read
  * timeout, so the channel is non-blocking and waits in a {@link Selector} for at most the time
  * left. Responses may carry {@code Content-Length}, be chunked, or end with the connection.
+ * A TCP host name is resolved by the JDK before connecting, which no deadline bounds: plugin
+ * specs should name IP addresses (REX-Ray's {@code tcp://127.0.0.1:7981}), as they usually do.
  */
 final class PluginHttp {
   static final String ACCEPT = "application/vnd.docker.plugins.v1.2+json";

@@ -76,6 +76,10 @@ final class FakePlugin implements AutoCloseable {
   volatile long delayMillis;
   /** Answer with Transfer-Encoding: chunked. */
   volatile boolean chunked;
+  /** Answer without Content-Length: the body ends when the connection closes. */
+  volatile boolean noLength;
+  /** Read the request, then close the connection without answering (a crashing plugin). */
+  volatile boolean hangup;
   /** Unmount of a volume not mounted under that ID is an error ("not mounted"). */
   volatile boolean strictUnmount;
   /** Mount answers an empty Mountpoint (the client must ask Path). */
@@ -168,6 +172,9 @@ final class FakePlugin implements AutoCloseable {
       calls.computeIfAbsent(req.path(), k -> new AtomicInteger()).incrementAndGet();
       if (silent) {
         closed.await();
+        return;
+      }
+      if (hangup) {
         return;
       }
       if (delayMillis > 0) {
@@ -388,6 +395,9 @@ final class FakePlugin implements AutoCloseable {
         first = false;
       }
       out.write("0\r\nX-Trailer: done\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    } else if (noLength) {
+      out.write(head.append("Connection: close\r\n\r\n").toString().getBytes(StandardCharsets.US_ASCII));
+      out.write(b);
     } else {
       head.append("Content-Length: ").append(b.length).append("\r\n\r\n");
       out.write(head.toString().getBytes(StandardCharsets.US_ASCII));

@@ -229,6 +229,14 @@ class PluginProviderTest {
     assertEquals(plugin.volumeDir("c1").toString(), p.mount("c1", OPTS, null, ctx(2000)).hostPath());
   }
 
+  @Test
+  void answersEndingWithTheConnectionAreRead() {
+    plugin.noLength = true;
+    VolumeProvider p = provider();
+    p.create("nl", OPTS, ctx(2000));
+    assertEquals(plugin.volumeDir("nl").toString(), p.mount("nl", OPTS, null, ctx(2000)).hostPath());
+  }
+
   // ------------------------------------------------------------------ missing volumes, busy, idempotency
 
   @Test
@@ -312,6 +320,17 @@ class PluginProviderTest {
     DvdiException e = fails(ErrorCode.PROVIDER_FAILURE, () -> p.mount("g", OPTS, null, ctx(2000)));
     assertTrue(e.getMessage().contains("malformed JSON") && e.getMessage().contains("VolumeDriver.Mount of volume 'g'"),
         e.getMessage());
+  }
+
+  @Test
+  void aPluginThatHangsUpIsAProviderFailureAndTheRequestIsNotRepeated() {
+    VolumeProvider p = provider();
+    p.create("h", OPTS, ctx(2000));
+    plugin.hangup = true;
+    DvdiException e = fails(ErrorCode.PROVIDER_FAILURE, () -> p.mount("h", OPTS, null, ctx(2000)));
+    assertTrue(e.getMessage().contains("VolumeDriver.Mount of volume 'h'")
+        && e.getMessage().contains("closed the connection without answering"), e.getMessage());
+    assertEquals(1, plugin.calls("/VolumeDriver.Mount"), "a sent request is never sent again");
   }
 
   @Test
