@@ -94,7 +94,7 @@ public final class DvdcliProvider implements VolumeProvider {
   /** dvdcli does not tell the plugin's scope; it serves external volumes (REX-Ray), so global. */
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(Scope.GLOBAL, false, true, true, false);
+    return new Capabilities(Scope.GLOBAL, false, true, true, false, false);
   }
 
   @Override
