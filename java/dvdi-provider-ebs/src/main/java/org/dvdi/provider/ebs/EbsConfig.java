@@ -45,10 +45,12 @@ final class EbsConfig {
   static final String DEV_DIR = "dev-dir";
   static final String SYS_BLOCK_DIR = "sys-block-dir";
   static final String BY_ID_DIR = "by-id-dir";
+  /** Make the EC2 client in the background when the provider is made (see EbsProvider#prewarm). */
+  static final String PREWARM = "prewarm";
 
   static final Set<String> KEYS = Set.of(REGION, AVAILABILITY_ZONE, INSTANCE_ID, ENDPOINT, IMDS_ENDPOINT,
       IMDS_TIMEOUT, ACCESS_KEY_ID, SECRET_ACCESS_KEY, PREEMPT, ADOPT_UNMANAGED, DEFAULT_SIZE, DEFAULT_TYPE,
-      DEVICE_RANGE, POLL_INITIAL, POLL_MAX, MAX_ATTEMPTS, ATTEMPT_TIMEOUT, DEV_DIR, SYS_BLOCK_DIR, BY_ID_DIR);
+      DEVICE_RANGE, POLL_INITIAL, POLL_MAX, MAX_ATTEMPTS, ATTEMPT_TIMEOUT, DEV_DIR, SYS_BLOCK_DIR, BY_ID_DIR, PREWARM);
 
   static final String DEFAULT_IMDS = "http://169.254.169.254";
   /** REX-Ray's default volume size. */
@@ -82,6 +84,7 @@ final class EbsConfig {
   final Path devDir;
   final Path sysBlockDir;
   final Path byIdDir;
+  final boolean prewarm;
   private final String accessKeyId;
   private final String secretAccessKey;
 
@@ -123,6 +126,7 @@ final class EbsConfig {
     devDir = s.getPath(DEV_DIR, "/dev");
     sysBlockDir = s.getPath(SYS_BLOCK_DIR, "/sys/block");
     byIdDir = s.getPath(BY_ID_DIR, "/dev/disk/by-id");
+    prewarm = s.getBoolean(PREWARM, true);
     // Credentials: both or neither. Errors name the key, never the value.
     Optional<String> id = s.get(ACCESS_KEY_ID);
     Optional<String> secret = s.get(SECRET_ACCESS_KEY);

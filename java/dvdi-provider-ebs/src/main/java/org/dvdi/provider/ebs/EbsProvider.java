@@ -124,6 +124,30 @@ public final class EbsProvider implements VolumeProvider {
     this.backoff = new Backoff(cfg.pollInitial, cfg.pollMax);
     this.metadata = new InstanceMetadata(cfg.imdsEndpoint, cfg.imdsTimeout);
     this.hooks = hooks;
+    if (cfg.prewarm) {
+      Thread t = new Thread(this::prewarm, "dvdi-ebs-prewarm-" + driver);
+      t.setDaemon(true);
+      t.start();
+    }
+  }
+
+  /**
+   * Makes the EC2 client and asks EC2 one cheap question, in the background, so that the
+   * first task that mounts an EBS volume does not pay for loading the SDK (about 2 s of class
+   * loading on a small host) and so that bad credentials or a missing IAM permission show in
+   * the agent's log at once. A failure is only logged: the next call tries again.
+   */
+  private void prewarm() {
+    CallContext ctx = CallContext.of(java.time.Duration.ofSeconds(60), "prewarm ebs provider " + driver, agentId);
+    long start = System.nanoTime();
+    try {
+      Aws a = aws(ctx);
+      byName(a, "dvdi-prewarm-" + agentId.hashCode(), ctx);
+      LOG.info("EBS provider for driver '" + driver + "' ready in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+    } catch (RuntimeException e) {
+      LOG.warning("EBS provider for driver '" + driver + "' could not reach EC2 yet (it tries again on first use): "
+          + e.getMessage());
+    }
   }
 
   @Override

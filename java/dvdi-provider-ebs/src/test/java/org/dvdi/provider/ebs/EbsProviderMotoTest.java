@@ -219,6 +219,49 @@ class EbsProviderMotoTest {
   }
 
   @Test
+  void aVolumeStillDetachingFromAnotherInstanceIsWaitedFor() {
+    // A task moved here while its old agent is still releasing the volume: no preempt needed.
+    String other = ec2.runInstance(Ec2Fixture.ZONE);
+    String id = p.create("moving-in", opts("size", "1"), ctx()).id();
+    ec2.raw.attachVolume(b -> b.volumeId(id).instanceId(other).device("/dev/xvdf"));
+    ec2.faults.showDetaching(id, 4, () -> ec2.raw.detachVolume(b -> b.volumeId(id).instanceId(other)));
+    Attachment a = p.attach("moving-in", VolumeOptions.EMPTY, ctx());
+    assertEquals(ec2.instance, raw(id).attachments().get(0).instanceId());
+    assertEquals(0, ec2.faults.calls("DetachVolume"), "waited; nothing forced");
+    p.detach(handle("moving-in", a), ctx());
+    p.remove("moving-in", ctx());
+  }
+
+  @Test
+  void parallelAttachesGetDistinctDeviceNames() throws Exception {
+    int n = 4;
+    for (int i = 0; i < n; i++) {
+      p.create("par-" + i, opts("size", "1"), ctx());
+    }
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(n);
+    try {
+      List<java.util.concurrent.Future<Attachment>> fs = new java.util.ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        String name = "par-" + i;
+        fs.add(pool.submit(() -> p.attach(name, VolumeOptions.EMPTY, ctx())));
+      }
+      List<Attachment> all = new java.util.ArrayList<>();
+      for (java.util.concurrent.Future<Attachment> f : fs) {
+        all.add(f.get());
+      }
+      java.util.Set<String> devices = new java.util.TreeSet<>();
+      for (int i = 0; i < n; i++) {
+        devices.add(all.get(i).providerData().get(EbsProvider.DATA_EC2_DEVICE));
+        p.detach(handle("par-" + i, all.get(i)), ctx());
+        p.remove("par-" + i, ctx());
+      }
+      assertEquals(java.util.Set.of("/dev/xvdf", "/dev/xvdg", "/dev/xvdh", "/dev/xvdi"), devices);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void anAttachmentStuckInAttachingEndsWithTimeoutAtTheDeadline() {
     String id = p.create("stuck", opts("size", "1"), ctx()).id();
     ec2.faults.stuckAttaching.add(id);
@@ -336,6 +379,19 @@ class EbsProviderMotoTest {
       fromImds.detach(handle("imds", a), ctx());
       fromImds.remove("imds", ctx());
       assertEquals(asked, imds.requests.size(), "asked once, then remembered");
+    }
+  }
+
+  @Test
+  void prewarmMakesTheClientInTheBackground() throws Exception {
+    int before = ec2.faults.calls("DescribeVolumes");
+    try (EbsProvider warm = ec2.provider("ebs", Map.of(EbsConfig.PREWARM, "true"))) {
+      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (ec2.faults.calls("DescribeVolumes") == before && System.nanoTime() < until) {
+        Thread.sleep(20);
+      }
+      assertEquals(before + 1, ec2.faults.calls("DescribeVolumes"), "one cheap call, made without being asked");
+      assertEquals(Optional.empty(), warm.inspect("prewarmed", ctx()));
     }
   }
 

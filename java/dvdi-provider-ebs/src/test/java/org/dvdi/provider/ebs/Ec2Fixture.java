@@ -91,6 +91,7 @@ final class Ec2Fixture implements AutoCloseable {
     s.put(EbsConfig.SECRET_ACCESS_KEY, SECRET_KEY);
     s.put(EbsConfig.POLL_INITIAL, "20ms");
     s.put(EbsConfig.POLL_MAX, "200ms");
+    s.put(EbsConfig.PREWARM, "false"); // tests count EC2 calls: no background ones unless asked for
     s.putAll(extra);
     s.values().removeIf(v -> v == null || v.isEmpty());
     return s;

@@ -47,6 +47,16 @@ final class Faults implements ExecutionInterceptor {
   private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
   private final Map<String, Long> latencyMs = new ConcurrentHashMap<>();
   final Set<String> stuckAttaching = ConcurrentHashMap.newKeySet();
+  /** Volumes shown as "detaching" for some more DescribeVolumes answers, then really detached. */
+  private final Map<String, Detaching> detaching = new ConcurrentHashMap<>();
+
+  private record Detaching(AtomicInteger answers, Runnable then) {}
+
+  /** The next {@code answers} descriptions of the volume show it detaching; then {@code then} runs. */
+  void showDetaching(String volumeId, int answers, Runnable then) {
+    detaching.put(volumeId, new Detaching(new AtomicInteger(answers), then));
+  }
+
   /** Runs once, just before the next CreateVolume is sent (another agent's create racing). */
   volatile Runnable beforeCreate;
 
@@ -78,6 +88,7 @@ final class Faults implements ExecutionInterceptor {
     calls.clear();
     latencyMs.clear();
     stuckAttaching.clear();
+    detaching.clear();
     beforeCreate = null;
   }
 
@@ -149,21 +160,33 @@ final class Faults implements ExecutionInterceptor {
 
   @Override
   public SdkResponse modifyResponse(Context.ModifyResponse context, ExecutionAttributes attrs) {
-    if (!(context.response() instanceof DescribeVolumesResponse r) || stuckAttaching.isEmpty()) {
+    if (!(context.response() instanceof DescribeVolumesResponse r) || stuckAttaching.isEmpty() && detaching.isEmpty()) {
       return context.response();
     }
     List<Volume> out = new ArrayList<>();
     for (Volume v : r.volumes()) {
       if (stuckAttaching.contains(v.volumeId())) {
-        List<VolumeAttachment> att = new ArrayList<>();
-        for (VolumeAttachment a : v.attachments()) {
-          att.add(a.toBuilder().state(VolumeAttachmentState.ATTACHING).build());
+        v = withAttachments(v, VolumeAttachmentState.ATTACHING);
+      }
+      Detaching d = detaching.get(v.volumeId());
+      if (d != null) {
+        v = withAttachments(v, VolumeAttachmentState.DETACHING);
+        if (d.answers().decrementAndGet() <= 0) {
+          detaching.remove(v.volumeId());
+          d.then().run();
         }
-        v = v.toBuilder().attachments(att).build();
       }
       out.add(v);
     }
     return r.toBuilder().volumes(out).build();
+  }
+
+  private static Volume withAttachments(Volume v, VolumeAttachmentState state) {
+    List<VolumeAttachment> att = new ArrayList<>();
+    for (VolumeAttachment a : v.attachments()) {
+      att.add(a.toBuilder().state(state).build());
+    }
+    return v.toBuilder().attachments(att).build();
   }
 
   private static String action(String form) {
