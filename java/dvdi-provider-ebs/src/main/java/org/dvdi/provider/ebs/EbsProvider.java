@@ -313,16 +313,22 @@ public final class EbsProvider implements VolumeProvider {
         throw DvdiException.provider(ctx.operation() + ": EBS volume " + label(name) + " (" + id + ") is in state '"
             + v.stateAsString() + "' and cannot be attached");
       }
-      attachNew(a, name, v, ctx);
-      asked = true;
-      v = awaitVolume(a, id, ctx, "EBS volume " + label(name) + " (" + id + ") attaching to " + me,
-          x -> !attachingHere(x, me));
+      if (attachNew(a, name, v, ctx)) {
+        asked = true;
+        v = awaitVolume(a, id, ctx, "EBS volume " + label(name) + " (" + id + ") attaching to " + me,
+            x -> !attachingHere(x, me));
+      } else {
+        v = byId(a, id, ctx).orElseThrow(() -> notFound(a, name)); // it changed meanwhile: look again
+      }
     }
     throw DvdiException.provider(ctx.operation() + ": EBS volume " + label(name) + " (" + id + ") kept changing state"
         + " while being attached (last: " + state(v) + "); try again");
   }
 
-  /** Whether {@code v} is still on its way to this instance (nothing yet, or attaching). */
+  /**
+   * Whether {@code v} is still on its way to this instance after AttachVolume: attaching,
+   * or not showing the attachment yet (DescribeVolumes is eventually consistent).
+   */
   private static boolean attachingHere(Volume v, String me) {
     List<VolumeAttachment> l = live(v);
     return l.isEmpty() && v.state() == VolumeState.AVAILABLE
@@ -352,9 +358,10 @@ public final class EbsProvider implements VolumeProvider {
    * Asks EC2 to attach {@code v} to this instance under a device name that neither the
    * instance's mappings nor this host's /dev use. Holds {@link #deviceLock} so that two
    * attaches from this process never pick the same name; a name EC2 still calls in use is
-   * skipped.
+   * skipped. Returns false when EC2 refused because the volume changed meanwhile (attached
+   * elsewhere, or not available): the caller looks again.
    */
-  private void attachNew(Aws a, String name, Volume v, CallContext ctx) {
+  private boolean attachNew(Aws a, String name, Volume v, CallContext ctx) {
     String me = a.id().instanceId();
     lock(deviceLock, ctx, "the device name lock");
     try {
@@ -370,14 +377,14 @@ public final class EbsProvider implements VolumeProvider {
           a.api().call(ctx, "AttachVolume", o -> a.api().client().attachVolume(b -> b.volumeId(v.volumeId())
               .instanceId(me).device(dev).overrideConfiguration(o)));
           reserved.put(v.volumeId(), l);
-          return;
+          return true;
         } catch (Ec2Api.Failure f) {
           if ("InvalidParameterValue".equals(f.awsCode()) && f.getMessage().contains("already in use")) {
             LOG.info(ctx.operation() + ": device name " + dev + " is in use on " + me + "; trying the next one");
             continue;
           }
           if ("VolumeInUse".equals(f.awsCode()) || "IncorrectState".equals(f.awsCode())) {
-            return; // someone else was faster or it changed state: the caller looks again
+            return false; // someone else was faster, or it changed state
           }
           throw f;
         }

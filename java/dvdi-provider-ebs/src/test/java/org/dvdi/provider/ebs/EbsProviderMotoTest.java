@@ -27,6 +27,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import software.amazon.awssdk.services.ec2.model.AttachVolumeRequest;
+import software.amazon.awssdk.services.ec2.model.CreateVolumeRequest;
 import software.amazon.awssdk.services.ec2.model.Volume;
 import software.amazon.awssdk.services.ec2.model.VolumeAttachment;
 
@@ -219,6 +221,21 @@ class EbsProviderMotoTest {
   }
 
   @Test
+  void losingTheRaceToAttachIsBusyNamingTheWinner() {
+    // Another instance attaches the volume between this agent's look and its AttachVolume.
+    String other = ec2.runInstance(Ec2Fixture.ZONE);
+    String id = p.create("contested", opts("size", "1"), ctx()).id();
+    ec2.faults.beforeNext(AttachVolumeRequest.class,
+        () -> ec2.raw.attachVolume(b -> b.volumeId(id).instanceId(other).device("/dev/xvdf")));
+    ec2.faults.fail("AttachVolume", 1, 400, "VolumeInUse", id + " is already attached to an instance");
+    DvdiException e = assertThrows(DvdiException.class, () -> p.attach("contested", VolumeOptions.EMPTY, ctx()));
+    assertEquals(ErrorCode.VOLUME_BUSY, e.getCode(), e.getMessage());
+    assertTrue(e.getMessage().contains(other), e.getMessage());
+    ec2.raw.detachVolume(b -> b.volumeId(id).instanceId(other));
+    p.remove("contested", ctx());
+  }
+
+  @Test
   void aVolumeStillDetachingFromAnotherInstanceIsWaitedFor() {
     // A task moved here while its old agent is still releasing the volume: no preempt needed.
     String other = ec2.runInstance(Ec2Fixture.ZONE);
@@ -348,7 +365,7 @@ class EbsProviderMotoTest {
   void twoAgentsCreatingOneNameAtOnceEndWithOneVolume() {
     // Another agent's CreateVolume lands between this agent's lookup and its own create.
     String[] theirs = new String[1];
-    ec2.faults.beforeCreate = () -> theirs[0] = ec2.volume("race", Ec2Fixture.ZONE, true);
+    ec2.faults.beforeNext(CreateVolumeRequest.class, () -> theirs[0] = ec2.volume("race", Ec2Fixture.ZONE, true));
     VolumeInfo mine = p.create("race", opts("size", "1"), ctx());
     List<Volume> left = ec2.raw.describeVolumes(b -> b.filters(
         software.amazon.awssdk.services.ec2.model.Filter.builder().name("tag:Name").values("race").build())).volumes();

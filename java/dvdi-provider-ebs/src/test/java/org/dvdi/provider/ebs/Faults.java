@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
+import software.amazon.awssdk.core.SdkRequest;
 import software.amazon.awssdk.core.SdkResponse;
 import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
@@ -24,7 +25,6 @@ import software.amazon.awssdk.http.HttpExecuteRequest;
 import software.amazon.awssdk.http.HttpExecuteResponse;
 import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.SdkHttpResponse;
-import software.amazon.awssdk.services.ec2.model.CreateVolumeRequest;
 import software.amazon.awssdk.services.ec2.model.DescribeVolumesResponse;
 import software.amazon.awssdk.services.ec2.model.Volume;
 import software.amazon.awssdk.services.ec2.model.VolumeAttachment;
@@ -57,8 +57,12 @@ final class Faults implements ExecutionInterceptor {
     detaching.put(volumeId, new Detaching(new AtomicInteger(answers), then));
   }
 
-  /** Runs once, just before the next CreateVolume is sent (another agent's create racing). */
-  volatile Runnable beforeCreate;
+  /** Runs once, just before the next request of a type is sent (another agent racing). */
+  private final Map<Class<?>, Runnable> before = new ConcurrentHashMap<>();
+
+  void beforeNext(Class<? extends SdkRequest> type, Runnable r) {
+    before.put(type, r);
+  }
 
   /** The next {@code times} calls of {@code action} fail with {@code code}. */
   void fail(String action, int times, int status, String code, String message) {
@@ -89,17 +93,14 @@ final class Faults implements ExecutionInterceptor {
     latencyMs.clear();
     stuckAttaching.clear();
     detaching.clear();
-    beforeCreate = null;
+    before.clear();
   }
 
   @Override
   public void beforeExecution(Context.BeforeExecution context, ExecutionAttributes attrs) {
-    if (context.request() instanceof CreateVolumeRequest) {
-      Runnable r = beforeCreate;
-      beforeCreate = null;
-      if (r != null) {
-        r.run();
-      }
+    Runnable r = before.remove(context.request().getClass());
+    if (r != null) {
+      r.run();
     }
   }
 
