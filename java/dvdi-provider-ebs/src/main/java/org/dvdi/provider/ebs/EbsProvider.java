@@ -32,6 +32,7 @@ import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
 import org.dvdi.spi.VolumeProvider;
 import org.dvdi.spi.host.BlockVolumes;
+import org.dvdi.spi.host.Commands;
 import org.dvdi.spi.host.KernelMounts;
 import software.amazon.awssdk.services.ec2.model.Filter;
 import software.amazon.awssdk.services.ec2.model.Instance;
@@ -43,6 +44,8 @@ import software.amazon.awssdk.services.ec2.model.TagSpecification;
 import software.amazon.awssdk.services.ec2.model.Volume;
 import software.amazon.awssdk.services.ec2.model.VolumeAttachment;
 import software.amazon.awssdk.services.ec2.model.VolumeAttachmentState;
+import software.amazon.awssdk.services.ec2.model.VolumeModification;
+import software.amazon.awssdk.services.ec2.model.VolumeModificationState;
 import software.amazon.awssdk.services.ec2.model.VolumeState;
 
 /**
@@ -99,6 +102,7 @@ public final class EbsProvider implements VolumeProvider {
   private final Path mountRoot;
   private final EbsConfig cfg;
   private final BlockVolumes block;
+  private final Commands commands;
   private final DeviceDiscovery devices;
   private final Backoff backoff;
   private final InstanceMetadata metadata;
@@ -120,6 +124,7 @@ public final class EbsProvider implements VolumeProvider {
     this.agentId = ctx.instanceId();
     this.mountRoot = ctx.mountRoot().resolve(driver);
     this.block = new BlockVolumes(ctx.commands());
+    this.commands = ctx.commands();
     this.devices = new DeviceDiscovery(cfg.devDir, cfg.sysBlockDir, cfg.byIdDir);
     this.backoff = new Backoff(cfg.pollInitial, cfg.pollMax);
     this.metadata = new InstanceMetadata(cfg.imdsEndpoint, cfg.imdsTimeout);
@@ -515,6 +520,111 @@ public final class EbsProvider implements VolumeProvider {
       }
     }
     LOG.info(ctx.operation() + ": removed EBS volume " + label(name) + " " + v.volumeId());
+  }
+
+  // ------------------------------------------------------------------ grow
+
+  /**
+   * Grows a mounted volume to {@code newSizeBytes} while it is in use: ModifyVolume, a wait
+   * until EC2 says the new size is usable ("optimizing" or "completed") and the block device
+   * shows it, then the filesystem is grown online ({@code resize2fs} for ext3/ext4,
+   * {@code xfs_growfs} for xfs). A volume already that large only has its filesystem grown,
+   * so a repeated call finishes an interrupted one. EC2 allows one modification per volume
+   * every 6 hours; a refusal says so.
+   *
+   * <p>Not in the SPI yet: this is what dvdi's self-remediation (volumes that grow before
+   * they fill up) would call.
+   */
+  public VolumeInfo grow(VolumeHandle volume, long newSizeBytes, CallContext ctx) {
+    String name = volume.name();
+    if (newSizeBytes <= 0 || newSizeBytes % Sizes.GIB != 0) {
+      throw DvdiException.invalid("new size of EBS volume " + label(name) + " is " + Sizes.format(newSizeBytes)
+          + ": EBS sizes are whole GiB");
+    }
+    if (volume.hostPath().isEmpty() || !KernelMounts.read().isMountPoint(Path.of(volume.hostPath()))) {
+      throw DvdiException.invalid("EBS volume " + label(name) + " is not mounted here: only a mounted volume is grown");
+    }
+    Aws a = aws(ctx);
+    String known = volume.providerData().get(DATA_VOLUME_ID);
+    Volume v = (known != null ? byId(a, known, ctx) : find(a, name, ctx)).orElseThrow(() -> notFound(a, name));
+    String id = v.volumeId();
+    int gib = (int) Math.min(Integer.MAX_VALUE, newSizeBytes / Sizes.GIB);
+    VolumeTypes.Type type = VolumeTypes.of(v.volumeTypeAsString()).orElse(null);
+    if (type != null && gib > type.maxGiB()) {
+      throw DvdiException.invalid("new size of EBS volume " + label(name) + " is " + gib + " GiB: a " + type.name()
+          + " volume is at most " + type.maxGiB() + " GiB");
+    }
+    if (v.size() != null && gib < v.size()) {
+      throw DvdiException.invalid("new size of EBS volume " + label(name) + " is " + gib + " GiB, smaller than its "
+          + v.size() + " GiB: EBS volumes only grow");
+    }
+    long start = System.nanoTime();
+    if (v.size() == null || gib > v.size()) {
+      try {
+        a.api().call(ctx, "ModifyVolume", o -> a.api().client().modifyVolume(b -> b.volumeId(id).size(gib)
+            .overrideConfiguration(o)));
+      } catch (Ec2Api.Failure f) {
+        if ("IncorrectModificationState".equals(f.awsCode()) || "VolumeModificationRateExceeded".equals(f.awsCode())) {
+          throw DvdiException.provider(f.getMessage() + ". EC2 modifies a volume at most once every 6 hours (and not"
+              + " while an earlier modification is under way)", f);
+        }
+        throw f;
+      }
+    }
+    backoff.until(ctx, "EBS volume " + label(name) + " (" + id + ") growing to " + gib + " GiB", () -> {
+      List<VolumeModification> mods = a.api().call(ctx,
+          "DescribeVolumesModifications", o -> a.api().client().describeVolumesModifications(b -> b.volumeIds(id)
+              .overrideConfiguration(o)).volumesModifications());
+      for (VolumeModification m : mods) {
+        if (m.modificationState() == VolumeModificationState.FAILED) {
+          throw DvdiException.provider(ctx.operation() + ": EC2 could not grow EBS volume " + label(name) + " (" + id
+              + "): " + m.statusMessage());
+        }
+      }
+      boolean usable = mods.isEmpty() || mods.stream().allMatch(m -> m.modificationState()
+          != VolumeModificationState.MODIFYING);
+      return usable ? Optional.of(Boolean.TRUE) : Optional.empty();
+    }, () -> "modifying");
+    String dev = BlockVolumes.canonical(volume.device().isEmpty()
+        ? KernelMounts.read().at(Path.of(volume.hostPath())).orElseThrow().source() : volume.device());
+    backoff.until(ctx, "block device " + dev + " of EBS volume " + label(name) + " showing " + gib + " GiB",
+        () -> deviceBytes(dev, ctx) >= newSizeBytes ? Optional.of(Boolean.TRUE) : Optional.empty(),
+        () -> Sizes.format(deviceBytes(dev, ctx)));
+    String fs = KernelMounts.read().at(Path.of(volume.hostPath())).orElseThrow().fsType();
+    List<String> argv;
+    switch (fs) {
+      case "ext4":
+      case "ext3":
+        argv = List.of("resize2fs", dev);
+        break;
+      case "xfs":
+        argv = List.of("xfs_growfs", volume.hostPath());
+        break;
+      default:
+        throw DvdiException.provider(ctx.operation() + ": EBS volume " + label(name) + " grew to " + gib + " GiB, but dvdi"
+            + " cannot grow its " + fs + " filesystem");
+    }
+    Commands.Result r = commands.run(argv, ctx);
+    if (!r.ok()) {
+      String d = r.diagnostics();
+      throw DvdiException.provider(ctx.operation() + ": EBS volume " + label(name) + " (" + id + ") grew to " + gib
+          + " GiB, but growing its " + fs + " filesystem failed: " + String.join(" ", r.argv()) + " exited "
+          + r.exitCode() + ": " + d + (d.contains("Permission denied") ? " (growing a mounted ext4 filesystem needs"
+          + " CAP_SYS_RESOURCE, which this process lacks)" : "") + "; the next grow call tries the filesystem again");
+    }
+    LOG.info(ctx.operation() + ": grew EBS volume " + label(name) + " " + id + " and its " + fs + " filesystem to " + gib
+        + " GiB in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+    return info(name, byId(a, id, ctx).orElseThrow(() -> notFound(a, name)));
+  }
+
+  private long deviceBytes(String dev, CallContext ctx) {
+    Commands.Result r = commands.check(List.of("blockdev", "--getsize64", dev), ctx,
+        "reading the size of " + dev);
+    try {
+      return Long.parseLong(r.stdout().strip());
+    } catch (NumberFormatException e) {
+      throw DvdiException.provider("blockdev --getsize64 " + dev + " printed '" + r.stdout().strip() + "'");
+    }
   }
 
   @Override

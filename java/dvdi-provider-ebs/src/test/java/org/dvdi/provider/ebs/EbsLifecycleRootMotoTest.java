@@ -148,6 +148,48 @@ class EbsLifecycleRootMotoTest {
     }
   }
 
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"ext4", "xfs"})
+  void aMountedVolumeGrowsWithItsFilesystem(String fs) throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(fs.equals("ext4") || Files.exists(Path.of("/usr/sbin/mkfs.xfs"))
+        || Files.exists(Path.of("/sbin/mkfs.xfs")), "mkfs.xfs is not installed");
+    String name = "grow-" + fs;
+    MountedVolume mv = up(p, name, opts("size", "1", "newfstype", fs));
+    Files.writeString(Path.of(mv.hostPath(), "kept"), "before growing");
+    long before = Files.getFileStore(Path.of(mv.hostPath())).getTotalSpace();
+    VolumeHandle h = new VolumeHandle(name, VolumeOptions.EMPTY, mv.hostPath(), mv.device(), mv.providerData());
+    if (fs.equals("ext4") && !hasCapability(24)) {
+      // Online ext4 resize needs CAP_SYS_RESOURCE (some containers drop it): the volume
+      // grows, and the error says what the filesystem lacks.
+      DvdiException e = assertThrows(DvdiException.class, () -> p.grow(h, 3L << 30, ctx()));
+      assertEquals(ErrorCode.PROVIDER_FAILURE, e.getCode());
+      assertTrue(e.getMessage().contains("CAP_SYS_RESOURCE") && e.getMessage().contains("grew to 3 GiB"), e.getMessage());
+      assertEquals(3L << 30, p.inspect(name, ctx()).orElseThrow().sizeBytes());
+      down(p, name, mv);
+      p.remove(name, ctx());
+      return;
+    }
+    assertEquals(3L << 30, p.grow(h, 3L << 30, ctx()).sizeBytes());
+    long after = Files.getFileStore(Path.of(mv.hostPath())).getTotalSpace();
+    assertTrue(after > before * 2, "the filesystem grew online: " + before + " -> " + after);
+    assertEquals("before growing", Files.readString(Path.of(mv.hostPath(), "kept")));
+    p.grow(h, 3L << 30, ctx()); // again: already that large, nothing to do
+    DvdiException shrink = assertThrows(DvdiException.class, () -> p.grow(h, 2L << 30, ctx()));
+    assertEquals(ErrorCode.INVALID_REQUEST, shrink.getCode());
+    down(p, name, mv);
+    p.remove(name, ctx());
+  }
+
+  /** Whether this process has capability {@code bit} (CapEff in /proc/self/status). */
+  private static boolean hasCapability(int bit) throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("CapEff:")) {
+        return (Long.parseUnsignedLong(line.substring(7).strip(), 16) >> bit & 1) == 1;
+      }
+    }
+    return false;
+  }
+
   /**
    * p50 of a cold mount (inspect, create, attach, mkfs, mount) and a warm mount (inspect,
    * attach, mount of an existing volume), 20 each, against moto and loop devices on this

@@ -16,6 +16,7 @@ import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.services.ec2.model.AttachVolumeResponse;
 import software.amazon.awssdk.services.ec2.model.DeleteVolumeRequest;
 import software.amazon.awssdk.services.ec2.model.DetachVolumeResponse;
+import software.amazon.awssdk.services.ec2.model.ModifyVolumeResponse;
 
 /**
  * What EC2's hypervisor does on this host, for tests: when moto says a volume was attached to
@@ -111,6 +112,8 @@ final class FakeHypervisor implements ExecutionInterceptor {
       plug(a.volumeId(), a.device());
     } else if (r instanceof DetachVolumeResponse d && instanceId.equals(d.instanceId())) {
       unplug(d.volumeId());
+    } else if (r instanceof ModifyVolumeResponse m && m.volumeModification().targetSize() != null) {
+      resize(m.volumeModification().volumeId(), m.volumeModification().targetSize() * Sizes.GIB);
     } else if (context.request() instanceof DeleteVolumeRequest del) {
       try {
         Files.deleteIfExists(image(del.volumeId()));
@@ -163,6 +166,28 @@ final class FakeHypervisor implements ExecutionInterceptor {
       links.put(volumeId, link);
     } catch (IOException e) {
       throw new IllegalStateException("plugging " + volumeId + ": " + e, e);
+    }
+  }
+
+  /** The volume grew: so does its image, and a loop device over it learns the new size. */
+  synchronized void resize(String volumeId, long bytes) {
+    Path img = image(volumeId);
+    if (!Files.exists(img)) {
+      return;
+    }
+    try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+      if (f.length() < bytes) {
+        f.setLength(bytes);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("resizing " + img + ": " + e, e);
+    }
+    String loop = loops.get(volumeId);
+    if (loop != null) {
+      Commands.Result r = commands.run(List.of("losetup", "--set-capacity", loop), Duration.ofSeconds(20));
+      if (!r.ok()) {
+        throw new IllegalStateException("losetup --set-capacity " + loop + " failed: " + r.diagnostics());
+      }
     }
   }
 
