@@ -1,0 +1,63 @@
+package org.dvdi.provider.ebs;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.dvdi.spi.CallContext;
+import org.dvdi.spi.ProviderContext;
+import org.dvdi.spi.Settings;
+import org.dvdi.spi.VolumeOptions;
+import org.dvdi.spi.host.Commands;
+
+/** What every test here needs: a provider context, call contexts, request options. */
+final class TestSupport {
+  private TestSupport() {}
+
+  static ProviderContext context(Path root, String agent, Map<String, String> values) {
+    Settings settings = new Settings(values, "test");
+    Commands commands = new Commands();
+    return new ProviderContext() {
+      @Override
+      public Settings settings() {
+        return settings;
+      }
+
+      @Override
+      public Settings globalSettings() {
+        return Settings.empty();
+      }
+
+      @Override
+      public String instanceId() {
+        return agent;
+      }
+
+      @Override
+      public Path mountRoot() {
+        return root.resolve("mnt");
+      }
+
+      @Override
+      public Commands commands() {
+        return commands;
+      }
+    };
+  }
+
+  static CallContext ctx(Duration timeout) {
+    return CallContext.of(timeout, "test", "test");
+  }
+
+  static CallContext ctx() {
+    return ctx(Duration.ofSeconds(60));
+  }
+
+  static VolumeOptions opts(String... kv) {
+    java.util.LinkedHashMap<String, String> m = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put(kv[i], kv[i + 1]);
+    }
+    return new VolumeOptions(m, "DVDI_VOLUME_OPTS");
+  }
+
+}
