@@ -82,6 +82,7 @@ public final class Facade {
     DvdiConfig config = DvdiConfig.load(file.isEmpty() ? null : Path.of(file), settings);
     dvdi = Dvdi.open(config, Dvdi.WRITER_AGENT);
     initArgs = argsJson;
+    dvdi.manager().executor().execute(dvdi.providers()::makeConfigured);
     LOG.info("dvdi ready: instance " + config.instanceId() + ", state " + config.stateDir() + ", mounts under "
         + config.mountRoot() + ", providers " + dvdi.providers().types());
     return describe();

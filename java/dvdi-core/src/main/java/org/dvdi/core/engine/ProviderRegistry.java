@@ -58,8 +58,9 @@ public final class ProviderRegistry implements AutoCloseable {
     for (String type : config.settings().under("providers").asMap().keySet()) {
       String t = type.contains(".") ? type.substring(0, type.indexOf('.')) : type;
       if (!factories.containsKey(t)) {
-        throw config.settings().bad(DvdiConfig.PROVIDERS_PREFIX + type, config.settings().asMap().get("providers." + type),
-            "'" + t + "' is not a provider type: " + String.join(", ", factories.keySet()));
+        // The value is not shown: it may be a secret under a misspelt provider type.
+        throw DvdiException.config("setting '" + DvdiConfig.PROVIDERS_PREFIX + type + "' (" + config.settings().source()
+            + "): '" + t + "' is not a provider type: " + String.join(", ", factories.keySet()));
       }
     }
     LOG.info("storage providers: " + String.join(", ", factories.keySet()));
@@ -127,6 +128,29 @@ public final class ProviderRegistry implements AutoCloseable {
     VolumeProvider p = f.create(driver, ctx);
     LOG.info("provider for driver '" + driver + "': " + f.getName());
     return p;
+  }
+
+  /**
+   * Makes, ahead of the first request, the providers the configuration names (every
+   * {@code drivers.<driver>}, and each provider type with settings of its own), so that their
+   * start-up cost (an SDK's, a connection's) is not paid by a task. Failures are logged; the
+   * first request for that driver reports them again.
+   */
+  public void makeConfigured() {
+    java.util.Set<String> drivers = new java.util.TreeSet<>(config.settings().under("drivers").asMap().keySet());
+    for (String key : config.settings().under("providers").asMap().keySet()) {
+      String type = key.contains(".") ? key.substring(0, key.indexOf('.')) : key;
+      if (factories.containsKey(type) && !factories.get(type).servesAnyDriver()) {
+        drivers.add(type);
+      }
+    }
+    for (String d : drivers) {
+      try {
+        get(d);
+      } catch (RuntimeException e) {
+        LOG.warning("provider for driver '" + d + "' could not be made: " + e.getMessage());
+      }
+    }
   }
 
   /** The providers made so far. */
