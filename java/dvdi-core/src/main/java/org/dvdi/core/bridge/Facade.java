@@ -174,7 +174,12 @@ public final class Facade {
     }
     Dvdi d = running();
     VolumeManager m = d.manager();
-    JsonNode req = JSON.readTree(requestJson == null || requestJson.isEmpty() ? "{}" : requestJson);
+    JsonNode req;
+    try {
+      req = JSON.readTree(requestJson == null || requestJson.isEmpty() ? "{}" : requestJson);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw DvdiException.invalid("the " + method + " request is not JSON: " + e.getOriginalMessage());
+    }
     switch (method) {
       case "prepare":
         return CompletableFuture.supplyAsync(() -> MesosRequests.parse(req.path("container_id"),

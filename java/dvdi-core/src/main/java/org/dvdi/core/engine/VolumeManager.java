@@ -666,12 +666,13 @@ public final class VolumeManager implements AutoCloseable {
         gone.add(id);
       }
     }
+    List<VolumeKey> released = new ArrayList<>();
     for (String id : gone) {
       CleanupResult r = cleanup(id).join();
+      released.addAll(r.released());
       problems.addAll(r.failures());
     }
     List<VolumeKey> keptVolumes = new ArrayList<>();
-    List<VolumeKey> released = new ArrayList<>();
     KernelMounts kernel = KernelMounts.read();
     List<CompletableFuture<Void>> work = new ArrayList<>();
     view = state.freshView();

@@ -134,6 +134,7 @@ class RecoveryRootTest {
     try (Dvdi d = t.open(Dvdi.WRITER_AGENT)) {
       Results.RecoverResult r = d.manager().recover(Set.of("c1"), Set.of("c3")).join();
       assertEquals(List.of("c2"), r.releasedContainers());
+      assertEquals(List.of(new VolumeKey("hangloop", "vb")), r.releasedVolumes());
       assertTrue(KernelMounts.read().isMountPoint(va), "used by a live container and an orphan");
       assertFalse(KernelMounts.read().isMountPoint(vb), "its container died while the agent was down");
       d.manager().cleanup("c3").join();

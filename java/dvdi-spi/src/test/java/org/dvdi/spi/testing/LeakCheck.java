@@ -13,7 +13,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Fails a test class that leaves a mount or a loop device behind: compares the kernel's mount
- * table and the attached loop devices after the class with those before it.
+ * table and the attached loop devices after the class with those before it. Only what lies
+ * under the tests' temporary directory ({@code java.io.tmpdir}, which the build points at each
+ * module's target directory) counts, so that other work on the same host is not blamed.
  */
 public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
   private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(LeakCheck.class);
@@ -41,16 +43,20 @@ public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
     }
   }
 
-  /** Mount points with their sources. */
+  private static final String SCOPE = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().normalize() + "/";
+
+  /** Mount points under the tests' temporary directory, with their sources. */
   public static Set<String> mounts() {
     Set<String> out = new TreeSet<>();
     for (KernelMounts.Mount m : KernelMounts.read().all()) {
-      out.add(m.mountPoint() + " <- " + m.source());
+      if (m.mountPoint().startsWith(SCOPE)) {
+        out.add(m.mountPoint() + " <- " + m.source());
+      }
     }
     return out;
   }
 
-  /** Attached loop devices with their backing files. */
+  /** Attached loop devices whose backing files are under the tests' temporary directory. */
   public static Set<String> loops() {
     Set<String> out = new TreeSet<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/sys/block"), "loop*")) {
@@ -58,7 +64,10 @@ public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
         Path bf = d.resolve("loop/backing_file");
         if (Files.isReadable(bf)) {
           try {
-            out.add("/dev/" + d.getFileName() + " <- " + Files.readString(bf).trim());
+            String file = Files.readString(bf).trim();
+            if (file.startsWith(SCOPE)) {
+              out.add("/dev/" + d.getFileName() + " <- " + file);
+            }
           } catch (IOException e) {
             // detached meanwhile
           }
