@@ -84,7 +84,11 @@ public:
 
   void TearDown() override
   {
-    if (bridge == nullptr) {
+    if (bridge == nullptr) { // it never started: nothing can be mounted
+      std::string error;
+      if (!dirs.root.empty() && !testing_::removeTree(dirs.root, &error)) {
+        fprintf(stderr, "%s\n", error.c_str());
+      }
       return;
     }
     ::testing::TestPartResultArray failures;

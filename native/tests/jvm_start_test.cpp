@@ -69,6 +69,7 @@ TEST(JvmStart, RefusedOptionIsAnErrorAndFinalForTheProcess)
 {
   testing_::Dirs dirs;
   ASSERT_TRUE(dirs.make("dvdi-jvm-start-test-"));
+  testing_::RemoveAtExit remove(dirs.root);
   std::string error;
   EXPECT_EQ(nullptr, Bridge::create(options(dirs, "-XX:+NoSuchDvdiFlag"), &error));
   EXPECT_NE(std::string::npos, error.find("JNI_CreateJavaVM failed")) << error;
@@ -79,7 +80,6 @@ TEST(JvmStart, RefusedOptionIsAnErrorAndFinalForTheProcess)
   EXPECT_EQ(nullptr, Bridge::create(options(dirs, ""), &error));
   EXPECT_NE(std::string::npos, error.find("cannot be started again")) << error;
   EXPECT_NE(std::string::npos, error.find("-XX:+NoSuchDvdiFlag")) << error;
-  EXPECT_TRUE(testing_::removeTree(dirs.root, &error)) << error;
 }
 
 } // namespace {

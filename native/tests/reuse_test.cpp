@@ -75,11 +75,12 @@ bool startHostJvm(std::string* error)
 
 TEST(Reuse, BridgeUsesTheJvmTheProcessHas)
 {
-  std::string error;
-  ASSERT_TRUE(startHostJvm(&error)) << error;
-
   testing_::Dirs dirs;
   ASSERT_TRUE(dirs.make("dvdi-reuse-test-"));
+  testing_::RemoveAtExit remove(dirs.root);
+
+  std::string error;
+  ASSERT_TRUE(startHostJvm(&error)) << error;
   BridgeOptions o;
   o.jar = testing_::jar();
   o.libjvm = testing_::libjvm();
@@ -94,8 +95,6 @@ TEST(Reuse, BridgeUsesTheJvmTheProcessHas)
   EXPECT_EQ("INVALID_REQUEST", bad.code) << bad.describe();
   nlohmann::json init = nlohmann::json::parse(bridge->initResult(), nullptr, false);
   EXPECT_EQ(dirs.state, init.value("state_dir", "")) << bridge->initResult();
-
-  EXPECT_TRUE(testing_::removeTree(dirs.root, &error)) << error;
 }
 
 } // namespace {

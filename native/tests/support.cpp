@@ -106,6 +106,15 @@ bool removeTree(const std::string& path, std::string* error)
 }
 
 
+RemoveAtExit::~RemoveAtExit()
+{
+  std::string error;
+  if (!path.empty() && !removeTree(path, &error)) {
+    fprintf(stderr, "%s\n", error.c_str());
+  }
+}
+
+
 std::vector<std::string> mountsUnder(const std::string& root)
 {
   std::vector<std::string> out;

@@ -23,6 +23,21 @@ std::string makeTempDir(const std::string& prefix);
 // filesystems; false with *error if something could not be removed.
 bool removeTree(const std::string& path, std::string* error);
 
+// Removes a tree (removeTree) when it goes out of scope, also when a test
+// ends early.
+class RemoveAtExit
+{
+public:
+  explicit RemoveAtExit(const std::string& path) : path(path) {}
+  ~RemoveAtExit();
+
+private:
+  RemoveAtExit(const RemoveAtExit&);
+  RemoveAtExit& operator=(const RemoveAtExit&);
+
+  std::string path;
+};
+
 // Mount points at or below `root` (from /proc/self/mountinfo), in order.
 std::vector<std::string> mountsUnder(const std::string& root);
 
