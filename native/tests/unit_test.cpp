@@ -1,0 +1,166 @@
+// Bridge pieces that need no JVM: UTF-8/UTF-16, JVM option merging, the
+// libjvm lookup, the jar check.
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "jvm.hpp"
+#include "utf.hpp"
+
+using std::string;
+using std::vector;
+
+namespace {
+
+string roundTrip(const string& s)
+{
+  std::u16string u = dvdi::utf::toUtf16(s);
+  return dvdi::utf::fromUtf16(reinterpret_cast<const uint16_t*>(u.data()), u.size());
+}
+
+
+TEST(Utf, AsciiBmpAndSupplementaryRoundTrip)
+{
+  EXPECT_EQ("", roundTrip(""));
+  EXPECT_EQ("plain", roundTrip("plain"));
+  EXPECT_EQ("caf\xC3\xA9 \xE2\x82\xAC", roundTrip("caf\xC3\xA9 \xE2\x82\xAC"));
+  EXPECT_EQ("\xF0\x9F\x98\x80", roundTrip("\xF0\x9F\x98\x80"));
+  EXPECT_EQ(string("a\0b", 3), roundTrip(string("a\0b", 3)));
+}
+
+
+TEST(Utf, SupplementaryCharacterIsASurrogatePair)
+{
+  std::u16string u = dvdi::utf::toUtf16("\xF0\x9F\x98\x80");
+  ASSERT_EQ(2u, u.size());
+  EXPECT_EQ(0xD83D, u[0]);
+  EXPECT_EQ(0xDE00, u[1]);
+}
+
+
+TEST(Utf, IllFormedInputBecomesReplacementCharacters)
+{
+  const string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ("a" + fffd + "b", roundTrip("a\xFF" "b"));
+  EXPECT_EQ(fffd + fffd, roundTrip("\xC0\x80"));            // overlong NUL (modified UTF-8)
+  EXPECT_EQ(fffd + fffd + fffd, roundTrip("\xED\xA0\xBD")); // an encoded surrogate
+  EXPECT_FALSE(dvdi::utf::valid("\xED\xA0\xBD"));
+  EXPECT_TRUE(dvdi::utf::valid("\xF0\x9F\x98\x80"));
+
+  uint16_t lone[] = {'x', 0xD800, 'y'};
+  EXPECT_EQ("x" + fffd + "y", dvdi::utf::fromUtf16(lone, 3));
+}
+
+
+TEST(JvmOptions, OptionKinds)
+{
+  EXPECT_EQ("-Xmx", dvdi::jvmOptionKind("-Xmx1g"));
+  EXPECT_EQ("-Xss", dvdi::jvmOptionKind("-Xss2m"));
+  EXPECT_EQ("-Xshare", dvdi::jvmOptionKind("-Xshare:off"));
+  EXPECT_EQ("gc", dvdi::jvmOptionKind("-XX:+UseG1GC"));
+  EXPECT_EQ("gc", dvdi::jvmOptionKind("-XX:+UseSerialGC"));
+  EXPECT_EQ("-XX:TieredStopAtLevel", dvdi::jvmOptionKind("-XX:TieredStopAtLevel=4"));
+  EXPECT_EQ("-XX:UsePerfData", dvdi::jvmOptionKind("-XX:+UsePerfData"));
+  EXPECT_EQ("-Dfile.encoding", dvdi::jvmOptionKind("-Dfile.encoding=latin1"));
+  EXPECT_EQ("-Xcheck:jni", dvdi::jvmOptionKind("-Xcheck:jni"));
+}
+
+
+TEST(JvmOptions, UserOptionsReplaceDefaultsOfTheirKind)
+{
+  vector<string> user;
+  user.push_back("-Xmx256m");
+  user.push_back("-XX:+UseG1GC");
+  user.push_back("-Xcheck:jni");
+  user.push_back("-Xrs");
+  vector<string> out;
+  string error;
+  ASSERT_TRUE(dvdi::jvmOptions(user, "/x/dvdi.jar", &out, &error)) << error;
+
+  ASSERT_GE(out.size(), 2u);
+  EXPECT_EQ("-Xrs", out[0]);
+  EXPECT_EQ("-Djava.class.path=/x/dvdi.jar", out[1]);
+  int xmx = 0, gc = 0, xrs = 0, check = 0;
+  for (size_t i = 0; i < out.size(); i++) {
+    xmx += dvdi::jvmOptionKind(out[i]) == "-Xmx";
+    gc += dvdi::jvmOptionKind(out[i]) == "gc";
+    xrs += out[i] == "-Xrs";
+    check += out[i] == "-Xcheck:jni";
+  }
+  EXPECT_EQ(1, xmx);
+  EXPECT_EQ(1, gc);
+  EXPECT_EQ(1, xrs);
+  EXPECT_EQ(1, check);
+  EXPECT_NE(out.end(), std::find(out.begin(), out.end(), "-Xmx256m"));
+  EXPECT_NE(out.end(), std::find(out.begin(), out.end(), "-XX:+UseG1GC"));
+  EXPECT_NE(out.end(), std::find(out.begin(), out.end(), "-Xss512k")); // a default kept
+}
+
+
+TEST(JvmOptions, ClassPathIsTheJarAlone)
+{
+  const char* refused[] = {"-Djava.class.path=/a.jar", "-cp", "-classpath", "-jar"};
+  for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+    vector<string> user(1, refused[i]);
+    vector<string> out;
+    string error;
+    EXPECT_FALSE(dvdi::jvmOptions(user, "/x/dvdi.jar", &out, &error)) << refused[i];
+    EXPECT_NE(string::npos, error.find("class path")) << error;
+  }
+}
+
+
+TEST(Libjvm, ExplicitPathIsTheOnlyCandidate)
+{
+  vector<string> c = dvdi::libjvmCandidates("/opt/jdk/lib/server/libjvm.so");
+  ASSERT_EQ(1u, c.size());
+  string path, error;
+  EXPECT_FALSE(dvdi::findLibjvm("/no/such/libjvm.so", &path, &error));
+  EXPECT_NE(string::npos, error.find("/no/such/libjvm.so")) << error;
+}
+
+
+TEST(Libjvm, JavaHomeComesFirstThenDefaultJavaThenUsrBinJava)
+{
+  const char* old = ::getenv("JAVA_HOME");
+  string saved = old == nullptr ? "" : old;
+  ::setenv("JAVA_HOME", "/opt/some-jdk", 1);
+  vector<string> c = dvdi::libjvmCandidates("");
+  ASSERT_GE(c.size(), 2u);
+  EXPECT_EQ("/opt/some-jdk/lib/server/libjvm.so", c[0]);
+  EXPECT_EQ("/usr/lib/jvm/default-java/lib/server/libjvm.so", c[1]);
+  if (old == nullptr) {
+    ::unsetenv("JAVA_HOME");
+  } else {
+    ::setenv("JAVA_HOME", saved.c_str(), 1);
+  }
+}
+
+
+TEST(Jar, MustBeOnePlainExistingFile)
+{
+  string path, error;
+  EXPECT_FALSE(dvdi::checkJar("", &path, &error));
+  EXPECT_FALSE(dvdi::checkJar("/no/such/dvdi.jar", &path, &error));
+  EXPECT_NE(string::npos, error.find("/no/such/dvdi.jar")) << error;
+  EXPECT_FALSE(dvdi::checkJar("/tmp", &path, &error)) << "a directory";
+
+  char dir[] = "/tmp/dvdi-jar-test-XXXXXX";
+  ASSERT_NE(nullptr, ::mkdtemp(dir));
+  string colon = string(dir) + "/a:b.jar";
+  FILE* f = fopen(colon.c_str(), "w");
+  ASSERT_NE(nullptr, f);
+  fclose(f);
+  EXPECT_FALSE(dvdi::checkJar(colon, &path, &error));
+  EXPECT_NE(string::npos, error.find("':'")) << error;
+  ::unlink(colon.c_str());
+  ::rmdir(dir);
+}
+
+} // namespace {
