@@ -33,6 +33,7 @@
 #include <stout/duration.hpp>
 #include <stout/hashset.hpp>
 #include <stout/json.hpp>
+#include <stout/lambda.hpp>
 #include <stout/nothing.hpp>
 #include <stout/option.hpp>
 #include <stout/protobuf.hpp>
