@@ -195,7 +195,7 @@ public:
 
   Future<Nothing> _cleanup(const ContainerID& containerId, const string& result)
   {
-    vector<string> failures = cleanupFailures(result);
+    vector<string> failures = dvdi::cleanupFailures(result);
     if (!failures.empty()) {
       ++cleanupFailures;
       // The volumes stay in dvdi's state and are released by its retries (or
