@@ -2,13 +2,10 @@ package org.dvdi.core.bridge;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -19,6 +16,7 @@ import org.dvdi.core.Dvdi;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.Results;
 import org.dvdi.core.engine.VolumeManager;
+import org.dvdi.core.json.Json;
 import org.dvdi.core.request.MesosRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.state.VolumeKey;
@@ -40,7 +38,6 @@ import org.dvdi.spi.DvdiException;
  */
 public final class Facade {
   private static final Logger LOG = Logger.getLogger(Facade.class.getName());
-  static final ObjectMapper JSON = new ObjectMapper();
   private static final byte[] EMPTY = new byte[0];
 
   private static volatile Dvdi dvdi;
@@ -67,7 +64,7 @@ public final class Facade {
       }
       return describe();
     }
-    JsonNode args = JSON.readTree(argsJson);
+    Json.Node args = Json.parse(argsJson, "the init arguments");
     if (args.path("native_log").asBoolean(false)) {
       Logger root = LogManager.getLogManager().getLogger("");
       for (java.util.logging.Handler h : root.getHandlers()) {
@@ -76,8 +73,7 @@ public final class Facade {
       root.addHandler(new NativeLogHandler());
       Logger.getLogger("org.dvdi").setLevel(Level.INFO);
     }
-    Map<String, String> settings = new LinkedHashMap<>();
-    args.path("settings").fields().forEachRemaining(e -> settings.put(e.getKey(), e.getValue().asText()));
+    Map<String, String> settings = args.path("settings").fieldsAsText();
     String file = args.path("config_file").asText("");
     DvdiConfig config = DvdiConfig.load(file.isEmpty() ? null : Path.of(file), settings);
     dvdi = Dvdi.open(config, Dvdi.WRITER_AGENT);
@@ -89,15 +85,13 @@ public final class Facade {
   }
 
   private static String describe() {
-    ObjectNode o = JSON.createObjectNode();
+    Map<String, Object> o = Json.object();
     o.put("instance_id", dvdi.config().instanceId());
     o.put("state_dir", dvdi.config().stateDir().toString());
     o.put("mount_root", dvdi.config().mountRoot().toString());
-    ArrayNode p = o.putArray("providers");
-    dvdi.providers().types().forEach(p::add);
-    ArrayNode r = o.putArray("repairs");
-    dvdi.state().repairs().forEach(r::add);
-    return o.toString();
+    o.put("providers", dvdi.providers().types());
+    o.put("repairs", dvdi.state().repairs());
+    return Json.write(o);
   }
 
   /** For tests: deliver completions somewhere other than the native bridge. */
@@ -130,18 +124,17 @@ public final class Facade {
 
   /** Runs {@code method} and waits; returns the envelope JSON. */
   public static String call(String method, String requestJson) {
-    ObjectNode env = JSON.createObjectNode();
     try {
       String r = start(method, requestJson).join();
-      env.put("ok", true);
-      env.set("result", JSON.readTree(r));
+      return "{\"ok\":true,\"result\":" + r + "}";
     } catch (Throwable t) {
       DvdiException d = DvdiException.wrap(t, method);
+      Map<String, Object> env = Json.object();
       env.put("ok", false);
       env.put("code", d.getCode().name());
       env.put("message", d.getMessage());
+      return Json.write(env);
     }
-    return env.toString();
   }
 
   private static void deliver(long tag, String result, Throwable err) {
@@ -174,12 +167,8 @@ public final class Facade {
     }
     Dvdi d = running();
     VolumeManager m = d.manager();
-    JsonNode req;
-    try {
-      req = JSON.readTree(requestJson == null || requestJson.isEmpty() ? "{}" : requestJson);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw DvdiException.invalid("the " + method + " request is not JSON: " + e.getOriginalMessage());
-    }
+    Json.Node req = Json.parse(requestJson == null || requestJson.isEmpty() ? "{}" : requestJson,
+        "the " + method + " request");
     switch (method) {
       case "prepare":
         return CompletableFuture.supplyAsync(() -> MesosRequests.parse(req.path("container_id"),
@@ -191,22 +180,22 @@ public final class Facade {
       }
       case "recover": {
         Set<String> live = new HashSet<>();
-        for (JsonNode s : req.path("states")) {
+        for (Json.Node s : req.path("states")) {
           live.add(MesosRequests.containerId(s.path("container_id"), "states[].container_id"));
         }
         Set<String> orphans = new HashSet<>();
-        for (JsonNode o : req.path("orphans")) {
+        for (Json.Node o : req.path("orphans")) {
           orphans.add(MesosRequests.containerId(o, "orphans[]"));
         }
         return m.recover(live, orphans).thenApply(Facade::recoverJson);
       }
       case "metrics": {
-        ObjectNode o = JSON.createObjectNode();
-        m.metrics().snapshot().forEach(o::put);
+        Map<String, Object> o = Json.object();
+        o.putAll(m.metrics().snapshot());
         o.put("volumes_mounted", d.state().view().volumes().size());
         o.put("containers", d.state().view().containers().size());
         o.put("state_commits", d.state().commits());
-        return CompletableFuture.completedFuture(o.toString());
+        return CompletableFuture.completedFuture(Json.write(o));
       }
       default:
         throw DvdiException.invalid("unknown bridge method '" + method + "'");
@@ -215,55 +204,71 @@ public final class Facade {
 
   /** The result of prepare: ContainerLaunchInfo as JSON (absent when there are no volumes), and the volumes. */
   static String prepareJson(Results.PrepareResult r) {
-    ObjectNode o = JSON.createObjectNode();
+    Map<String, Object> o = Json.object();
     if (r.hasVolumes()) {
-      ObjectNode li = o.putObject("launch_info");
+      Map<String, Object> li = Json.object();
       if (!r.binds().isEmpty()) {
-        li.putArray("clone_namespaces").add(VolumeManager.CLONE_NEWNS);
-        ArrayNode mounts = li.putArray("mounts");
+        li.put("clone_namespaces", List.of(VolumeManager.CLONE_NEWNS));
+        List<Object> mounts = new ArrayList<>();
         for (Results.Bind b : r.binds()) {
-          ObjectNode mt = mounts.addObject();
+          Map<String, Object> mt = Json.object();
           mt.put("source", b.source());
           mt.put("target", b.target());
           mt.put("flags", MountFlags.bind(b.readOnly()));
+          mounts.add(mt);
         }
+        li.put("mounts", mounts);
       }
       if (!r.environment().isEmpty()) {
-        ArrayNode vars = li.putObject("environment").putArray("variables");
-        r.environment().forEach((k, v) -> vars.addObject().put("name", k).put("type", "VALUE").put("value", v));
+        List<Object> vars = new ArrayList<>();
+        r.environment().forEach((k, v) -> {
+          Map<String, Object> var = Json.object();
+          var.put("name", k);
+          var.put("type", "VALUE");
+          var.put("value", v);
+          vars.add(var);
+        });
+        li.put("environment", Map.of("variables", vars));
       }
+      o.put("launch_info", li);
     }
-    ArrayNode vols = o.putArray("volumes");
+    List<Object> vols = new ArrayList<>();
     for (Results.PreparedVolume v : r.volumes()) {
-      vols.addObject().put("driver", v.key().driver()).put("name", v.key().name()).put("host_path", v.hostPath())
-          .put("target", v.target()).put("read_only", v.readOnly()).put("fast_path", v.fastPath());
+      Map<String, Object> x = Json.object();
+      x.put("driver", v.key().driver());
+      x.put("name", v.key().name());
+      x.put("host_path", v.hostPath());
+      x.put("target", v.target());
+      x.put("read_only", v.readOnly());
+      x.put("fast_path", v.fastPath());
+      vols.add(x);
     }
-    return o.toString();
+    o.put("volumes", vols);
+    return Json.write(o);
   }
 
   static String cleanupJson(Results.CleanupResult r) {
-    ObjectNode o = JSON.createObjectNode();
+    Map<String, Object> o = Json.object();
     o.put("known", r.known());
-    ArrayNode rel = o.putArray("released");
-    for (VolumeKey k : r.released()) {
-      rel.add(k.toString());
-    }
-    ArrayNode f = o.putArray("failures");
-    r.failures().forEach(f::add);
-    return o.toString();
+    o.put("released", names(r.released()));
+    o.put("failures", r.failures());
+    return Json.write(o);
   }
 
   static String recoverJson(Results.RecoverResult r) {
-    ObjectNode o = JSON.createObjectNode();
-    r.keptContainers().forEach(o.putArray("kept_containers")::add);
-    r.releasedContainers().forEach(o.putArray("released_containers")::add);
-    ArrayNode kv = o.putArray("kept_volumes");
-    r.keptVolumes().forEach(k -> kv.add(k.toString()));
-    ArrayNode rv = o.putArray("released_volumes");
-    r.releasedVolumes().forEach(k -> rv.add(k.toString()));
-    ArrayNode av = o.putArray("adopted_volumes");
-    r.adoptedVolumes().forEach(k -> av.add(k.toString()));
-    r.problems().forEach(o.putArray("problems")::add);
-    return o.toString();
+    Map<String, Object> o = Json.object();
+    o.put("kept_containers", r.keptContainers());
+    o.put("released_containers", r.releasedContainers());
+    o.put("kept_volumes", names(r.keptVolumes()));
+    o.put("released_volumes", names(r.releasedVolumes()));
+    o.put("adopted_volumes", names(r.adoptedVolumes()));
+    o.put("problems", r.problems());
+    return Json.write(o);
+  }
+
+  private static List<String> names(List<VolumeKey> keys) {
+    List<String> out = new ArrayList<>();
+    keys.forEach(k -> out.add(k.toString()));
+    return out;
   }
 }

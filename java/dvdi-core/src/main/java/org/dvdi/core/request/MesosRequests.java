@@ -1,6 +1,5 @@
 package org.dvdi.core.request;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -9,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.dvdi.core.json.Json;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.VolumeOptions;
 
@@ -23,17 +23,17 @@ public final class MesosRequests {
   private MesosRequests() {}
 
   /** Joins a ContainerID and its parents as Mesos prints them: "parent.child". */
-  public static String containerId(JsonNode id, String field) {
-    if (id == null || id.isNull() || !id.hasNonNull("value")) {
+  public static String containerId(Json.Node id, String field) {
+    if (id == null || !id.has("value")) {
       throw DvdiException.invalid(field + " is missing its 'value'");
     }
-    String own = Grammar.containerId(id.get("value").asText(), field + ".value");
-    JsonNode parent = id.get("parent");
-    return parent == null || parent.isNull() ? own : containerId(parent, field + ".parent") + "." + own;
+    String own = Grammar.containerId(id.path("value").asText(""), field + ".value");
+    Json.Node parent = id.path("parent");
+    return parent.isNull() ? own : containerId(parent, field + ".parent") + "." + own;
   }
 
-  public static boolean isNested(JsonNode id) {
-    return id != null && id.hasNonNull("parent");
+  public static boolean isNested(Json.Node id) {
+    return id != null && id.has("parent");
   }
 
   /**
@@ -43,7 +43,7 @@ public final class MesosRequests {
    * @param config the ContainerConfig
    * @param defaultDriver the driver for DVDI volumes without {@code DVDI_VOLUME_DRIVER}
    */
-  public static PrepareRequest parse(JsonNode containerIdJson, JsonNode config, String defaultDriver) {
+  public static PrepareRequest parse(Json.Node containerIdJson, Json.Node config, String defaultDriver) {
     String cid = containerId(containerIdJson, "container_id");
     Map<String, String> env = new LinkedHashMap<>();
     if (!isNested(containerIdJson)) {
@@ -51,10 +51,10 @@ public final class MesosRequests {
     }
     env.putAll(environment(config.path("command_info").path("environment")));
     List<VolumeRequest> volumes = new ArrayList<>(EnvRequests.parse(env, defaultDriver));
-    JsonNode vols = config.path("container_info").path("volumes");
+    Json.Node vols = config.path("container_info").path("volumes");
     for (int i = 0; i < vols.size(); i++) {
-      JsonNode v = vols.get(i);
-      if (!"DOCKER_VOLUME".equals(v.path("source").path("type").asText())) {
+      Json.Node v = vols.get(i);
+      if (!"DOCKER_VOLUME".equals(v.path("source").path("type").asText(""))) {
         continue; // other isolators' volumes
       }
       volumes.add(dockerVolume(v, "container_info.volumes[" + i + "]"));
@@ -67,8 +67,8 @@ public final class MesosRequests {
         user.isEmpty() ? null : user, volumes);
   }
 
-  private static VolumeRequest dockerVolume(JsonNode v, String field) {
-    JsonNode dv = v.path("source").path("docker_volume");
+  private static VolumeRequest dockerVolume(Json.Node v, String field) {
+    Json.Node dv = v.path("source").path("docker_volume");
     String driverText = dv.path("driver").asText("");
     if (driverText.isEmpty()) {
       throw DvdiException.invalid(field + ".source.docker_volume.driver is missing: a DOCKER_VOLUME needs a driver");
@@ -76,7 +76,7 @@ public final class MesosRequests {
     String driver = Grammar.driver(driverText, field + ".source.docker_volume.driver");
     String name = Grammar.name(dv.path("name").asText(null), field + ".source.docker_volume.name");
     Map<String, String> opts = new LinkedHashMap<>();
-    JsonNode params = dv.path("driver_options").path("parameter");
+    Json.Node params = dv.path("driver_options").path("parameter");
     for (int i = 0; i < params.size(); i++) {
       Grammar.option(opts, params.get(i).path("key").asText(""), params.get(i).path("value").asText(""),
           field + ".source.docker_volume.driver_options");
@@ -95,11 +95,11 @@ public final class MesosRequests {
   }
 
   /** Variables of an Environment message; SECRET variables are skipped (never read, never logged). */
-  static Map<String, String> environment(JsonNode envJson) {
+  static Map<String, String> environment(Json.Node envJson) {
     Map<String, String> env = new HashMap<>();
-    JsonNode vars = envJson.path("variables");
+    Json.Node vars = envJson.path("variables");
     for (int i = 0; i < vars.size(); i++) {
-      JsonNode var = vars.get(i);
+      Json.Node var = vars.get(i);
       String type = var.path("type").asText("VALUE");
       if (!type.equals("VALUE") && !type.equals("UNKNOWN")) {
         continue;

@@ -5,24 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
+import org.dvdi.core.json.Json;
 import org.dvdi.spi.DvdiException;
 import org.junit.jupiter.api.Test;
 
 /** ContainerConfig as the Mesos adapter sends it (JSON of mesos.proto), for both request styles. */
 class MesosRequestsTest {
-  static final ObjectMapper JSON = new ObjectMapper();
-
-  static JsonNode json(String s) throws Exception {
-    return JSON.readTree(s.replace('\'', '"'));
+  static Json.Node json(String s) {
+    return Json.parse(s.replace('\'', '"'), "test");
   }
 
   @Test
   void dockerVolumesAndDvdiVariablesTogether() throws Exception {
-    JsonNode id = json("{'value':'c2','parent':{'value':'c1'}}");
-    JsonNode cfg = json("{'directory':'/sandbox/c2','user':'nobody',"
+    Json.Node id = json("{'value':'c2','parent':{'value':'c1'}}");
+    Json.Node cfg = json("{'directory':'/sandbox/c2','user':'nobody',"
         + "'command_info':{'environment':{'variables':["
         + "  {'name':'DVDI_VOLUME_NAME','value':'envvol'},"
         + "  {'name':'DVDI_VOLUME_DRIVER','value':'loop'},"
@@ -51,7 +48,7 @@ class MesosRequestsTest {
 
   @Test
   void topLevelContainersAlsoReadTheExecutorsEnvironment() throws Exception {
-    JsonNode cfg = json("{'executor_info':{'command':{'environment':{'variables':[{'name':'DVDI_VOLUME_NAME','value':'a'}]}}}}");
+    Json.Node cfg = json("{'executor_info':{'command':{'environment':{'variables':[{'name':'DVDI_VOLUME_NAME','value':'a'}]}}}}");
     PrepareRequest r = MesosRequests.parse(json("{'value':'top'}"), cfg, "loop");
     assertEquals(1, r.volumes().size());
   }
