@@ -247,6 +247,17 @@ bool findLibjvm(
 }
 
 
+std::string cdsArchiveFor(const std::string& jar)
+{
+  if (!endsWith(jar, ".jar")) {
+    return "";
+  }
+  std::string archive = jar.substr(0, jar.size() - 4) + ".jsa";
+  struct stat s;
+  return ::stat(archive.c_str(), &s) == 0 && S_ISREG(s.st_mode) ? archive : "";
+}
+
+
 std::vector<std::string> defaultJvmOptions()
 {
   std::vector<std::string> d;
@@ -322,6 +333,14 @@ bool jvmOptions(
   out->clear();
   out->push_back("-Xrs");
   out->push_back("-Djava.class.path=" + jar);
+  // dvdi.jsa beside the jar: the class-data sharing archive the build made for it. A JVM it
+  // does not match (another JDK, a rebuilt jar) ignores it, quietly.
+  std::string archive = cdsArchiveFor(jar);
+  if (!archive.empty() && given.count("-XX:SharedArchiveFile") == 0 && given.count("-Xshare") == 0) {
+    out->push_back("-XX:SharedArchiveFile=" + archive);
+    out->push_back("-Xlog:cds=off");
+    out->push_back("-Xlog:cds+dynamic=off");
+  }
   std::vector<std::string> defaults = defaultJvmOptions();
   for (size_t i = 0; i < defaults.size(); i++) {
     if (given.count(jvmOptionKind(defaults[i])) == 0) {

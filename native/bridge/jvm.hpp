@@ -58,6 +58,10 @@ bool findLibjvm(
 // The bridge's default JVM options (besides -Xrs and the class path).
 std::vector<std::string> defaultJvmOptions();
 
+// The class-data sharing archive the build made beside `jar` (dvdi.jsa for dvdi.jar), or ""
+// when there is none.
+std::string cdsArchiveFor(const std::string& jar);
+
 // What an option sets, so that a user's option replaces the default of the
 // same kind: "-Xmx", "-Xss", "-Xshare", "gc" (any -XX:+Use...GC),
 // "-XX:<Flag>", "-D<key>"; otherwise the option itself.
