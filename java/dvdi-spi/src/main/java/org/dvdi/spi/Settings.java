@@ -3,7 +3,6 @@ package org.dvdi.spi;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -64,18 +63,11 @@ public final class Settings {
     if (v.isEmpty()) {
       return dflt;
     }
-    switch (v.get().toLowerCase(Locale.ROOT)) {
-      case "true":
-      case "yes":
-      case "1":
-        return true;
-      case "false":
-      case "no":
-      case "0":
-        return false;
-      default:
-        throw bad(key, v.get(), "must be true or false");
+    Boolean b = VolumeOptions.booleanOrNull(v.get());
+    if (b == null) {
+      throw bad(key, v.get(), "must be true or false");
     }
+    return b;
   }
 
   public int getInt(String key, int dflt, int min, int max) {

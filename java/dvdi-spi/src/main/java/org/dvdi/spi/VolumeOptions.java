@@ -116,6 +116,15 @@ public final class VolumeOptions {
   }
 
   public static boolean parseBoolean(String v, String what) {
+    Boolean b = booleanOrNull(v);
+    if (b == null) {
+      throw DvdiException.invalid(what + " is '" + v + "': must be true or false");
+    }
+    return b;
+  }
+
+  /** true/yes/1 or false/no/0 (any case); null for anything else. */
+  static Boolean booleanOrNull(String v) {
     switch (v.toLowerCase(Locale.ROOT)) {
       case "true":
       case "yes":
@@ -126,7 +135,7 @@ public final class VolumeOptions {
       case "0":
         return false;
       default:
-        throw DvdiException.invalid(what + " is '" + v + "': must be true or false");
+        return null;
     }
   }
 

@@ -148,19 +148,25 @@ public final class VolumeManager implements AutoCloseable {
    * are released again and the container is forgotten.
    */
   public CompletableFuture<PrepareResult> prepare(PrepareRequest req) {
-    long start = System.nanoTime();
-    CompletableFuture<PrepareResult> f;
+    return measured("prepare", () -> prepareStart(req)).whenComplete((r, e) -> {
+      if (e != null) {
+        LOG.warning("prepare of container " + req.containerId() + " failed: " + DvdiException.wrap(e, "prepare"));
+      }
+    });
+  }
+
+  /** Starts an operation, counting it ({@code <op>_ok}, {@code <op>_failed}) and timing it ({@code <op>_ms}). */
+  private <T> CompletableFuture<T> measured(String op, java.util.function.Supplier<CompletableFuture<T>> start) {
+    long t0 = System.nanoTime();
+    CompletableFuture<T> f;
     try {
-      f = prepareStart(req);
+      f = start.get();
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
     return f.whenComplete((r, e) -> {
-      metrics.time("prepare", start);
-      metrics.count(e == null ? "prepare_ok" : "prepare_failed");
-      if (e != null) {
-        LOG.warning("prepare of container " + req.containerId() + " failed: " + DvdiException.wrap(e, "prepare"));
-      }
+      metrics.time(op, t0);
+      metrics.count(op + (e == null ? "_ok" : "_failed"));
     });
   }
 
@@ -435,16 +441,10 @@ public final class VolumeManager implements AutoCloseable {
    * the container is gone either way.
    */
   public CompletableFuture<CleanupResult> cleanup(String cid) {
-    long start = System.nanoTime();
-    CompletableFuture<CleanupResult> f;
-    try {
-      f = cleanupStart(cid);
-    } catch (RuntimeException e) {
-      f = CompletableFuture.failedFuture(e);
-    }
-    return f.whenComplete((r, e) -> {
-      metrics.time("cleanup", start);
-      metrics.count(e == null && r.failures().isEmpty() ? "cleanup_ok" : "cleanup_failed");
+    return measured("cleanup", () -> cleanupStart(cid)).whenComplete((r, e) -> {
+      if (r != null && !r.failures().isEmpty()) {
+        metrics.count("cleanup_left_releases");
+      }
     });
   }
 
@@ -639,11 +639,8 @@ public final class VolumeManager implements AutoCloseable {
    * and mounts under the mount root that state does not know adopted (pinned).
    */
   public CompletableFuture<RecoverResult> recover(Set<String> live, Set<String> orphans) {
-    long start = System.nanoTime();
-    return CompletableFuture.supplyAsync(() -> recoverSync(live, orphans), workers)
+    return measured("recover", () -> CompletableFuture.supplyAsync(() -> recoverSync(live, orphans), workers))
         .whenComplete((r, e) -> {
-          metrics.time("recover", start);
-          metrics.count(e == null ? "recover_ok" : "recover_failed");
           if (r != null) {
             LOG.info("recovered: kept containers " + r.keptContainers() + ", released containers "
                 + r.releasedContainers() + ", kept volumes " + r.keptVolumes() + ", released volumes "

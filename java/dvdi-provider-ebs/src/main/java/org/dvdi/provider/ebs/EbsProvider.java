@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -430,18 +429,14 @@ public final class EbsProvider implements VolumeProvider {
       dev = devices.find(id, ec2).map(Path::toString).orElseThrow(() -> DvdiException.provider(ctx.operation()
           + ": EBS volume " + label(name) + " (" + id + ") has no block device on this host: is it attached?"));
     }
-    MountedVolume mv = block.mountDevice(dev, mountRoot.resolve(name), options, ctx);
-    Map<String, String> data = new HashMap<>(attachment.providerData());
-    data.putAll(mv.providerData());
-    return new MountedVolume(mv.hostPath(), mv.device(), data);
+    return block.mountAttached(dev, attachment, mountRoot.resolve(name), options, ctx);
   }
 
   // ------------------------------------------------------------------ unmount, detach, remove
 
   @Override
   public void unmount(VolumeHandle volume, CallContext ctx) {
-    Path target = volume.hostPath().isEmpty() ? mountRoot.resolve(volume.name()) : Path.of(volume.hostPath());
-    block.unmount(target, ctx);
+    block.unmount(volume, mountRoot.resolve(volume.name()), ctx);
   }
 
   @Override

@@ -5,43 +5,15 @@ import java.time.Duration;
 import java.util.Map;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.ProviderContext;
-import org.dvdi.spi.Settings;
 import org.dvdi.spi.VolumeOptions;
-import org.dvdi.spi.host.Commands;
+import org.dvdi.spi.testing.TestProviderContext;
 
 /** What every test here needs: a provider context, call contexts, request options. */
 final class TestSupport {
   private TestSupport() {}
 
   static ProviderContext context(Path root, String agent, Map<String, String> values) {
-    Settings settings = new Settings(values, "test");
-    Commands commands = new Commands();
-    return new ProviderContext() {
-      @Override
-      public Settings settings() {
-        return settings;
-      }
-
-      @Override
-      public Settings globalSettings() {
-        return Settings.empty();
-      }
-
-      @Override
-      public String instanceId() {
-        return agent;
-      }
-
-      @Override
-      public Path mountRoot() {
-        return root.resolve("mnt");
-      }
-
-      @Override
-      public Commands commands() {
-        return commands;
-      }
-    };
+    return TestProviderContext.of(root.resolve("mnt"), agent, values);
   }
 
   static CallContext ctx(Duration timeout) {

@@ -233,16 +233,12 @@ public final class LoopProvider implements VolumeProvider {
     if (attachment.device().isEmpty()) {
       throw DvdiException.internal("mount of loop volume " + name + " without an attached device", null);
     }
-    MountedVolume mv = block.mountDevice(attachment.device(), mountRoot.resolve(name), options, ctx);
-    Map<String, String> data = new java.util.HashMap<>(attachment.providerData());
-    data.putAll(mv.providerData());
-    return new MountedVolume(mv.hostPath(), mv.device(), data);
+    return block.mountAttached(attachment.device(), attachment, mountRoot.resolve(name), options, ctx);
   }
 
   @Override
   public void unmount(VolumeHandle volume, CallContext ctx) {
-    Path target = volume.hostPath().isEmpty() ? mountRoot.resolve(volume.name()) : Path.of(volume.hostPath());
-    block.unmount(target, ctx);
+    block.unmount(volume, mountRoot.resolve(volume.name()), ctx);
   }
 
   @Override

@@ -3,12 +3,11 @@ package org.dvdi.provider.loop;
 import java.nio.file.Path;
 import java.util.Map;
 import org.dvdi.spi.ProviderContext;
-import org.dvdi.spi.Settings;
 import org.dvdi.spi.VolumeOptions;
 import org.dvdi.spi.VolumeProvider;
-import org.dvdi.spi.host.Commands;
 import org.dvdi.spi.testing.ProviderConformance;
 import org.dvdi.spi.testing.RequiresRoot;
+import org.dvdi.spi.testing.TestProviderContext;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,34 +27,7 @@ class LoopProviderConformanceRootTest extends ProviderConformance {
   static ProviderContext context(Path root, String instance, Map<String, String> extra) {
     java.util.HashMap<String, String> s = new java.util.HashMap<>(Map.of("pool", root.resolve("pool").toString()));
     s.putAll(extra);
-    Settings settings = new Settings(s, "test");
-    Commands commands = new Commands();
-    return new ProviderContext() {
-      @Override
-      public Settings settings() {
-        return settings;
-      }
-
-      @Override
-      public Settings globalSettings() {
-        return Settings.empty();
-      }
-
-      @Override
-      public String instanceId() {
-        return instance;
-      }
-
-      @Override
-      public Path mountRoot() {
-        return root.resolve("mnt-" + instance);
-      }
-
-      @Override
-      public Commands commands() {
-        return commands;
-      }
-    };
+    return TestProviderContext.of(root.resolve("mnt-" + instance), instance, s);
   }
 
   @Override

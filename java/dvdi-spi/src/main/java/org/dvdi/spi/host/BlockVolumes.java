@@ -11,9 +11,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.logging.Logger;
+import org.dvdi.spi.Attachment;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.MountedVolume;
+import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeOptions;
 
 /**
@@ -117,6 +119,26 @@ public final class BlockVolumes {
     commands.check(List.of("mount", "-t", fs.get(), dev, target.toString()), ctx,
         "mounting " + dev + " at " + target);
     return new MountedVolume(target.toString(), dev, Map.of(DATA_FORMATTED, Boolean.toString(formatted)));
+  }
+
+  /**
+   * Mounts an attached volume's {@code device} at {@code target} ({@link #mountDevice}); the
+   * result keeps the attachment's provider data beside the mount's, for unmount and detach.
+   */
+  public MountedVolume mountAttached(String device, Attachment attachment, Path target, VolumeOptions options,
+      CallContext ctx) {
+    MountedVolume mv = mountDevice(device, target, options, ctx);
+    Map<String, String> data = new java.util.HashMap<>(attachment.providerData());
+    data.putAll(mv.providerData());
+    return new MountedVolume(mv.hostPath(), mv.device(), data);
+  }
+
+  /**
+   * Unmounts a volume: at the host path its handle records, or at {@code defaultTarget} when it
+   * records none (the mount never finished). See {@link #unmount(Path, CallContext)}.
+   */
+  public void unmount(VolumeHandle volume, Path defaultTarget, CallContext ctx) {
+    unmount(volume.hostPath().isEmpty() ? defaultTarget : Path.of(volume.hostPath()), ctx);
   }
 
   /**
