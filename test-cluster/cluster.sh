@@ -87,6 +87,10 @@ stop_all() {
   # Executors of a stopped agent keep running (that is what lets agents restart); end them.
   pkill -9 -f "mesos-executor.*$CLUSTER_DIR" 2>/dev/null || true
   pkill -9 -f "mesos-containerizer.*$CLUSTER_DIR" 2>/dev/null || true
+  # The agents make their work directories shared mounts (filesystem/linux) and leave them.
+  for m in $(grep " $CLUSTER_DIR/agent[12]/work" /proc/self/mountinfo | awk '{print $5}' | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
   log "cluster stopped"
 }
 
