@@ -17,7 +17,7 @@ start_master() {
   mkdir -p "$CLUSTER_DIR/master"
   running master && return 0
   "$MESOS_HOME/sbin/mesos-master" --ip=127.0.0.1 --port=5050 --work_dir="$CLUSTER_DIR/master" \
-    --registry=in_memory --log_dir="$CLUSTER_DIR/master" --quiet --agent_reregister_timeout=60secs \
+    --registry=in_memory --log_dir="$CLUSTER_DIR/master" --quiet \
     >"$CLUSTER_DIR/master.out" 2>&1 &
   echo $! >"$(pidfile master)"
   wait_for "the master" 30 curl -sf "http://$MASTER/health"
@@ -55,7 +55,7 @@ start_agent() {
   running "agent$n" && return 0
   "$MESOS_HOME/sbin/mesos-agent" --master="$MASTER" --ip=127.0.0.1 --port="$port" \
     --hostname="agent$n" --work_dir="$dir/work" --runtime_dir="$dir/run" --log_dir="$dir/logs" \
-    --resources="cpus:4;mem:4096;disk:4096;slot$n:1" --launcher=linux --containerizers=mesos \
+    --resources="cpus:4;mem:4096;disk:4096;slot$n:100" --launcher=linux --containerizers=mesos \
     --isolation="filesystem/linux,$MODULE_NAME" --modules="file://$(modules_json "$n")" \
     --no-systemd_enable_support --recover=reconnect --strict=false \
     >"$dir/agent.out" 2>&1 &
@@ -76,6 +76,17 @@ kill_agent() {
 }
 
 stop_all() {
+  # End every framework first, so that the agents clean up their tasks (and release volumes).
+  if running master; then
+    for f in $(curl -sf "http://$MASTER/frameworks" \
+        | python3 -c 'import json,sys; print(" ".join(f["id"] for f in json.load(sys.stdin)["frameworks"]))'); do
+      curl -sf -X POST "http://$MASTER/teardown" -d "frameworkId=$f" >/dev/null || true
+    done
+    for _ in $(seq 100); do
+      [ -z "$(grep -E " $CLUSTER_DIR/agent[12]/dvdi-volumes/" /proc/self/mountinfo)" ] && break
+      sleep 0.2
+    done
+  fi
   for p in agent1 agent2 master; do
     if running "$p"; then
       kill -TERM "$(cat "$(pidfile "$p")")" 2>/dev/null || true

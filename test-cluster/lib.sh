@@ -46,10 +46,12 @@ dvdi_cli() {
 }
 
 # Runs a task with mesos-execute on agent N (pinned with the agent's own "slotN" resource).
-# Usage: run_task N NAME COMMAND [extra mesos-execute flags...]; prints mesos-execute's output.
+# Usage: out=$(run_task N NAME COMMAND [extra mesos-execute flags...]), or run_task ... >file &
+# (then $! is mesos-execute itself: killing it ends its framework and so its task). Always in a
+# subshell: it execs.
 run_task() {
   local n="$1" name="$2" cmd="$3"; shift 3
-  "$MESOS_HOME/bin/mesos-execute" --master="$MASTER" --name="$name" --command="$cmd" \
+  exec "$MESOS_HOME/bin/mesos-execute" --master="$MASTER" --name="$name" --command="$cmd" \
     --resources="cpus:0.1;mem:32;slot$n:1" "$@" 2>&1
 }
 

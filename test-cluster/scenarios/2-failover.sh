@@ -15,6 +15,7 @@ wait_for "agent1 to release $vol" 60 not_mounted_on 1 "$vol"
 run_task 2 s2-web "$serve" --env="$env" >"$tmp" &
 pid=$!
 wait_for "the web task on agent2" 60 grep -q TASK_RUNNING "$tmp"
+wait_for "the task on agent2 to write its line" 30 grep -q "Hello 2" "$(agent_mounts 2)/loop/$vol/hello.txt"
 lines=$(cat "$(agent_mounts 2)/loop/$vol/hello.txt")
 kill "$pid"; wait "$pid" 2>/dev/null || true
 rm -f "$tmp"
