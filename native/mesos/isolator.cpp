@@ -98,9 +98,9 @@ public:
       cleanups("dvdi/cleanups"),
       cleanupFailures("dvdi/cleanup_failures"),
       recovers("dvdi/recovers"),
-      prepareTimer("dvdi/prepare"),
-      cleanupTimer("dvdi/cleanup"),
-      recoverTimer("dvdi/recover")
+      prepareTimer("dvdi/prepare", Hours(1)),
+      cleanupTimer("dvdi/cleanup", Hours(1)),
+      recoverTimer("dvdi/recover", Hours(1))
   {
     process::metrics::add(prepares);
     process::metrics::add(prepareFailures);
