@@ -19,7 +19,8 @@ public final class CdsTraining {
   public static void main(String[] args) throws Exception {
     Path dir = Files.createTempDirectory("dvdi-cds-");
     try {
-      Facade.init("{\"native_log\":false,\"settings\":{\"state.dir\":\"" + dir.resolve("state") + "\",\"mount.root\":\""
+      // native_log as in the agent (without the bridge, the handler writes to stderr).
+      Facade.init("{\"native_log\":true,\"settings\":{\"state.dir\":\"" + dir.resolve("state") + "\",\"mount.root\":\""
           + dir.resolve("volumes") + "\",\"providers.loop.pool\":\"" + dir.resolve("pool") + "\"}}");
       String id = "{\"value\":\"cds-training\"}";
       String config = "{\"directory\":\"" + dir + "\",\"command_info\":{\"environment\":{\"variables\":["

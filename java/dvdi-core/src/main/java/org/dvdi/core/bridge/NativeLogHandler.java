@@ -16,7 +16,9 @@ final class NativeLogHandler extends Handler {
     }
     int level = r.getLevel().intValue() >= Level.SEVERE.intValue() ? 2
         : r.getLevel().intValue() >= Level.WARNING.intValue() ? 1 : 0;
-    String msg = "[" + shortName(r.getLoggerName()) + "] " + formatter.formatMessage(r);
+    // dvdi's own records carry no parameters: no formatter (and its resource bundles) for them.
+    String text = r.getParameters() == null || r.getParameters().length == 0 ? r.getMessage() : formatter.formatMessage(r);
+    String msg = "[" + shortName(r.getLoggerName()) + "] " + text;
     if (r.getThrown() != null) {
       msg += ": " + r.getThrown();
     }
