@@ -95,9 +95,13 @@ stop_all() {
     fi
     rm -f "$(pidfile "$p")"
   done
-  # Executors of a stopped agent keep running (that is what lets agents restart); end them.
-  pkill -9 -f "mesos-executor.*$CLUSTER_DIR" 2>/dev/null || true
-  pkill -9 -f "mesos-containerizer.*$CLUSTER_DIR" 2>/dev/null || true
+  # Executors and tasks of a stopped agent keep running (that is what lets agents restart);
+  # end those of this cluster (their environment names its directories).
+  for p in /proc/[0-9]*; do
+    if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -q "^MESOS_[A-Z_]*=$CLUSTER_DIR/agent"; then
+      kill -9 "${p#/proc/}" 2>/dev/null || true
+    fi
+  done
   # The agents make their work directories shared mounts (filesystem/linux) and leave them.
   for m in $(grep " $CLUSTER_DIR/agent[12]/work" /proc/self/mountinfo | awk '{print $5}' | sort -r); do
     umount -l "$m" 2>/dev/null || true

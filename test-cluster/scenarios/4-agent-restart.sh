@@ -6,20 +6,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cluster="$(dirname "${BASH_SOURCE[0]}")/../cluster.sh"
 keep=s4-keep-$$; lose=s4-lose-$$
 k=$(mktemp); l=$(mktemp)
-run_task 1 s4-keep "exec sleep 3601" --checkpoint --env="{\"DVDI_VOLUME_NAME\":\"$keep\",\"DVDI_VOLUME_CONTAINERPATH\":\"d\"}" >"$k" & pk=$!
-run_task 1 s4-lose "exec sleep 3602" --checkpoint --env="{\"DVDI_VOLUME_NAME\":\"$lose\",\"DVDI_VOLUME_CONTAINERPATH\":\"d\"}" >"$l" & pl=$!
+run_task 1 s4-keep "exec sleep 3601.$$" --checkpoint --env="{\"DVDI_VOLUME_NAME\":\"$keep\",\"DVDI_VOLUME_CONTAINERPATH\":\"d\"}" >"$k" & pk=$!
+run_task 1 s4-lose "exec sleep 3602.$$" --checkpoint --env="{\"DVDI_VOLUME_NAME\":\"$lose\",\"DVDI_VOLUME_CONTAINERPATH\":\"d\"}" >"$l" & pl=$!
 wait_for "the first task" 60 grep -q TASK_RUNNING "$k"
 wait_for "the second task" 60 grep -q TASK_RUNNING "$l"
 "$cluster" kill-agent 1
 # While the agent is down, the second task's executor and task die.
-task=$(pgrep -f '^sleep 3602$' | head -1)
+task=$(pgrep -f "^sleep 3602.$$\$" | head -1)
 [ -n "$task" ] || fail "cannot find the second task's process"
 executor=$(ps -o ppid= -p "$task" | tr -d ' ')
 kill -9 "$task" "$executor" 2>/dev/null || true
 "$cluster" start-agent 1
 wait_for "recovery to release $lose" 90 not_mounted_on 1 "$lose"
 mounted_on 1 "$keep" || fail "$keep was released although its task still runs"
-pgrep -f '^sleep 3601$' >/dev/null || fail "the first task did not survive the agent restart"
+pgrep -f "^sleep 3601.$$\$" >/dev/null || fail "the first task did not survive the agent restart"
 dvdi_cli 1 verify --no-provider >/dev/null || fail "dvdi verify: $(dvdi_cli 1 verify --no-provider)"
 kill "$pk" "$pl" 2>/dev/null; wait "$pk" "$pl" 2>/dev/null || true
 wait_for "$keep's release" 90 not_mounted_on 1 "$keep"
