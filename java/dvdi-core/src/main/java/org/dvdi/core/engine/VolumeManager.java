@@ -3,7 +3,6 @@ package org.dvdi.core.engine;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -910,8 +909,4 @@ public final class VolumeManager implements AutoCloseable {
     calls.shutdownNow();
   }
 
-  /** For tests: the operation counts by name. */
-  Map<String, Double> metricsSnapshot() {
-    return new HashMap<>(metrics.snapshot());
-  }
 }

@@ -92,6 +92,32 @@ class VolumeManagerRootTest {
   }
 
   @Test
+  void aFailedUnmountIsKeptAndRetried() throws Exception {
+    dvdi.close();
+    t.settings.put("release.retry-interval", "300ms");
+    dvdi = t.open(Dvdi.WRITER_AGENT);
+    m = dvdi.manager();
+    m.startReaper();
+    Results.PrepareResult a = m.prepare(t.request("busy1", Map.of("DVDI_VOLUME_NAME", "busy"))).join();
+    Path host = Path.of(a.volumes().get(0).hostPath());
+    VolumeKey key = new VolumeKey("loop", "busy");
+    try (java.io.FileInputStream open = new java.io.FileInputStream(Files.createFile(host.resolve("held")).toFile())) {
+      Results.CleanupResult r = m.cleanup("busy1").join();
+      assertEquals(1, r.failures().size(), "the unmount fails while a file is open");
+      assertTrue(r.failures().get(0).contains("VOLUME_BUSY"), r.failures().toString());
+      assertTrue(m.state().view().containers().isEmpty(), "the container is gone either way");
+      assertTrue(m.state().view().volume(key).getLastError().contains("still in use"), "kept, with why");
+      assertTrue(KernelMounts.read().isMountPoint(host));
+    }
+    long until = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+    while (m.state().freshView().volume(key) != null && System.nanoTime() < until) {
+      Thread.sleep(50);
+    }
+    assertTrue(m.state().freshView().volume(key) == null, "released by a retry once the file was closed");
+    assertFalse(KernelMounts.read().isMountPoint(host));
+  }
+
+  @Test
   void multiVolumeRequestIsAllOrNothing() throws Exception {
     CompletionException e = assertThrows(CompletionException.class, () -> m.prepare(t.request("x1", Map.of(
         "DVDI_VOLUME_NAME", "first",
