@@ -87,6 +87,16 @@ public final class Main implements Callable<Integer> {
     return Dvdi.open(c, Dvdi.WRITER_CLI);
   }
 
+  /** The providers, as the agent would make them from this config (for commands that ask them). */
+  static org.dvdi.core.engine.ProviderRegistry providers(DvdiConfig c) {
+    return new org.dvdi.core.engine.ProviderRegistry(c, new org.dvdi.spi.host.Commands(), Main.class.getClassLoader());
+  }
+
+  /** A provider call's context with the configured timeout of its step. */
+  static org.dvdi.spi.CallContext call(DvdiConfig c, DvdiConfig.Step step, String what) {
+    return org.dvdi.spi.CallContext.of(c.timeout(step), what, c.instanceId());
+  }
+
   static VolumeKey volume(CommandLine cmd, String spec) {
     try {
       return VolumeKey.parse(spec);

@@ -7,11 +7,9 @@ import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.engine.Results;
 import org.dvdi.core.request.Grammar;
 import org.dvdi.core.state.VolumeKey;
-import org.dvdi.spi.CallContext;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
 import org.dvdi.spi.VolumeProvider;
-import org.dvdi.spi.host.Commands;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -100,11 +98,11 @@ final class OperatorCommands {
     public Integer call() {
       VolumeKey key = checked(main, volume);
       DvdiConfig c = main.config();
-      try (ProviderRegistry reg = new ProviderRegistry(c, new Commands(), Main.class.getClassLoader())) {
+      try (ProviderRegistry reg = Main.providers(c)) {
         VolumeProvider p = reg.get(key.driver());
         VolumeOptions o = options(opts);
         p.validate(key.name(), o);
-        VolumeInfo v = p.create(key.name(), o, CallContext.of(c.timeout(DvdiConfig.Step.CREATE), "create " + key, c.instanceId()));
+        VolumeInfo v = p.create(key.name(), o, Main.call(c, DvdiConfig.Step.CREATE, "create " + key));
         main.spec.commandLine().getOut().println("created " + key + (v.id().isEmpty() ? "" : " (" + v.id() + ")"));
       }
       return ExitCodes.OK;
@@ -126,8 +124,8 @@ final class OperatorCommands {
       if (main.readState(c).view().volume(key) != null) {
         throw org.dvdi.spi.DvdiException.busy("volume " + key + " is in this host's mount table; release it first");
       }
-      try (ProviderRegistry reg = new ProviderRegistry(c, new Commands(), Main.class.getClassLoader())) {
-        reg.get(key.driver()).remove(key.name(), CallContext.of(c.timeout(DvdiConfig.Step.REMOVE), "remove " + key, c.instanceId()));
+      try (ProviderRegistry reg = Main.providers(c)) {
+        reg.get(key.driver()).remove(key.name(), Main.call(c, DvdiConfig.Step.REMOVE, "remove " + key));
       }
       main.spec.commandLine().getOut().println("removed " + key);
       return ExitCodes.OK;

@@ -16,12 +16,10 @@ import org.dvdi.core.state.proto.Container;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.core.state.proto.VolumeStatus;
 import org.dvdi.core.state.proto.VolumeUse;
-import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeProvider;
 import org.dvdi.spi.host.BlockVolumes;
-import org.dvdi.spi.host.Commands;
 import org.dvdi.spi.host.HostInfo;
 import org.dvdi.spi.host.KernelMounts;
 import picocli.CommandLine.Command;
@@ -52,7 +50,7 @@ final class VerifyCommand implements Callable<Integer> {
       drift.add(new Drift("state", p));
     }
     String boot = HostInfo.bootId();
-    ProviderRegistry providers = noProvider ? null : new ProviderRegistry(c, new Commands(), Main.class.getClassLoader());
+    ProviderRegistry providers = noProvider ? null : Main.providers(c);
     for (Volume vol : v.volumes().values()) {
       VolumeKey key = VolumeKey.of(vol);
       String subject = key.toString();
@@ -94,8 +92,7 @@ final class VerifyCommand implements Callable<Integer> {
       }
       if (p != null) {
         try {
-          Optional<VolumeInfo> info = p.inspect(key.name(), CallContext.of(c.timeout(DvdiConfig.Step.INSPECT), "verify " + key,
-              c.instanceId()));
+          Optional<VolumeInfo> info = p.inspect(key.name(), Main.call(c, DvdiConfig.Step.INSPECT, "verify " + key));
           if (info.isEmpty()) {
             drift.add(new Drift(subject, "the provider has no volume of that name"));
           }

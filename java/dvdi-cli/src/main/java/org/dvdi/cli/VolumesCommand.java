@@ -8,11 +8,9 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.ProviderRegistry;
-import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.Sizes;
 import org.dvdi.spi.VolumeInfo;
-import org.dvdi.spi.host.Commands;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -33,7 +31,7 @@ final class VolumesCommand implements Callable<Integer> {
     DvdiConfig c = main.config();
     List<VolumeInfo> all = new ArrayList<>();
     List<String> errors = new ArrayList<>();
-    try (ProviderRegistry reg = new ProviderRegistry(c, new Commands(), Main.class.getClassLoader())) {
+    try (ProviderRegistry reg = Main.providers(c)) {
       Set<String> which = new LinkedHashSet<>(drivers);
       if (which.isEmpty()) {
         which.addAll(c.settings().under("drivers").asMap().keySet());
@@ -41,7 +39,7 @@ final class VolumesCommand implements Callable<Integer> {
       }
       for (String d : which) {
         try {
-          all.addAll(reg.get(d).list(CallContext.of(c.timeout(DvdiConfig.Step.LIST), "list " + d, c.instanceId())));
+          all.addAll(reg.get(d).list(Main.call(c, DvdiConfig.Step.LIST, "list " + d)));
         } catch (DvdiException e) {
           errors.add(d + ": " + e);
         }
