@@ -3,6 +3,7 @@ package org.dvdi.core.engine;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -182,7 +183,8 @@ public final class VolumeManager implements AutoCloseable {
     }
     String cid = req.containerId();
     // Fast path: every volume is mounted here already; one record, no provider call.
-    Boolean fast = state.mutate((view, ch) -> {
+    // Their host paths when the fast path is taken, null otherwise.
+    Map<VolumeKey, String> fast = state.mutate((view, ch) -> {
       if (view.container(cid) != null) {
         throw DvdiException.invalid("container " + cid + " is already prepared (dvdi state has it since "
             + java.time.Instant.ofEpochMilli(view.container(cid).getSinceMs()) + ")");
@@ -190,13 +192,13 @@ public final class VolumeManager implements AutoCloseable {
       for (VolumeRequest v : req.volumes()) {
         if (!isLive(view.volume(v.key()))) {
           ch.putContainer(container(req, targets, ContainerStatus.PREPARING, Set.of()));
-          return false;
+          return null;
         }
       }
       ch.putContainer(container(req, targets, ContainerStatus.READY, targets.keySet()));
-      return true;
+      return hostPaths(req, view);
     });
-    if (fast) {
+    if (fast != null) {
       try {
         for (VolumeRequest v : req.volumes()) {
           LaunchPlanner.createTarget(req, v, targets.get(v.key()));
@@ -207,7 +209,7 @@ public final class VolumeManager implements AutoCloseable {
         });
       }
       metrics.count("prepare_fast_path");
-      return CompletableFuture.completedFuture(result(req, targets, state.view(), true));
+      return CompletableFuture.completedFuture(result(req, targets, fast, true));
     }
     List<CompletableFuture<Boolean>> acquisitions = new ArrayList<>();
     for (VolumeRequest v : req.volumes()) {
@@ -225,7 +227,7 @@ public final class VolumeManager implements AutoCloseable {
                 ch.putContainer(c.toBuilder().setStatus(ContainerStatus.READY).build());
                 return null;
               });
-              return CompletableFuture.completedFuture(result(req, targets, state.view(), false));
+              return CompletableFuture.completedFuture(result(req, targets, hostPaths(req, state.view()), false));
             } catch (RuntimeException e) {
               err = e;
             }
@@ -414,12 +416,21 @@ public final class VolumeManager implements AutoCloseable {
     return b.build();
   }
 
-  private static PrepareResult result(PrepareRequest req, Map<VolumeKey, String> targets, StateView view, boolean fast) {
+  private static Map<VolumeKey, String> hostPaths(PrepareRequest req, StateView view) {
+    Map<VolumeKey, String> out = new HashMap<>();
+    for (VolumeRequest v : req.volumes()) {
+      out.put(v.key(), view.volume(v.key()).getHostPath());
+    }
+    return out;
+  }
+
+  private static PrepareResult result(PrepareRequest req, Map<VolumeKey, String> targets, Map<VolumeKey, String> hostPaths,
+      boolean fast) {
     List<Bind> binds = new ArrayList<>();
     Map<String, String> env = new TreeMap<>();
     List<PreparedVolume> vols = new ArrayList<>();
     for (VolumeRequest v : req.volumes()) {
-      String host = view.volume(v.key()).getHostPath();
+      String host = hostPaths.get(v.key());
       String target = targets.get(v.key());
       if (!target.isEmpty()) {
         binds.add(new Bind(host, target, v.readOnly()));

@@ -14,12 +14,11 @@ import org.dvdi.spi.Capabilities;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
 import org.dvdi.spi.ProviderFactory;
-import org.dvdi.spi.Settings;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
 import org.dvdi.spi.VolumeProvider;
-import org.dvdi.spi.host.Commands;
+import org.dvdi.spi.testing.TestProviderContext;
 
 /**
  * Test provider "hangloop": the loop provider, except that it can hang after a step
@@ -38,33 +37,8 @@ public final class HangingLoopFactory implements ProviderFactory {
     Map<String, String> own = new HashMap<>(ctx.settings().asMap());
     String hangAfter = own.remove("hang-after");
     String marker = own.remove("marker");
-    Settings loopSettings = new Settings(own, ctx.settings().source());
-    VolumeProvider loop = new LoopProviderFactory().create(driver, new ProviderContext() {
-      @Override
-      public Settings settings() {
-        return loopSettings;
-      }
-
-      @Override
-      public Settings globalSettings() {
-        return ctx.globalSettings();
-      }
-
-      @Override
-      public String instanceId() {
-        return ctx.instanceId();
-      }
-
-      @Override
-      public Path mountRoot() {
-        return ctx.mountRoot();
-      }
-
-      @Override
-      public Commands commands() {
-        return ctx.commands();
-      }
-    });
+    VolumeProvider loop = new LoopProviderFactory().create(driver,
+        TestProviderContext.of(ctx.mountRoot(), ctx.instanceId(), own));
     return new VolumeProvider() {
       void maybeHang(String step) {
         if (step.equals(hangAfter)) {
