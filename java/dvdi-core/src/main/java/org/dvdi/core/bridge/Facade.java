@@ -192,8 +192,9 @@ public final class Facade {
       case "metrics": {
         Map<String, Object> o = Json.object();
         o.putAll(m.metrics().snapshot());
-        o.put("volumes_mounted", d.state().view().volumes().size());
-        o.put("containers", d.state().view().containers().size());
+        org.dvdi.core.state.StateView view = d.state().view();
+        o.put("volumes_mounted", view.volumes().size());
+        o.put("containers", view.containers().size());
         o.put("state_commits", d.state().commits());
         return CompletableFuture.completedFuture(Json.write(o));
       }
