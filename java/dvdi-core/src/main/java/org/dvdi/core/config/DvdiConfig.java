@@ -34,7 +34,12 @@ public final class DvdiConfig {
   public static final String DEFAULT_DRIVER_VALUE = "rexray";
   public static final String TIMEOUT_PREFIX = "timeout.";
   public static final String LOCK_TIMEOUT = "state.lock-timeout";
+  /** The first retry of a failed release comes this long after it; each failure doubles the wait. */
   public static final String RETRY_INTERVAL = "release.retry-interval";
+  public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofSeconds(10);
+  /** The longest wait between retries of a failed release. */
+  public static final String RETRY_MAX = "release.retry-max";
+  public static final Duration DEFAULT_RETRY_MAX = Duration.ofMinutes(10);
   public static final String WORKERS = "workers";
   /** {@code drivers.<driver> = <provider type>}: which provider serves a driver name. */
   public static final String DRIVERS_PREFIX = "drivers.";
@@ -67,7 +72,7 @@ public final class DvdiConfig {
 
   static {
     Set<String> k = new java.util.HashSet<>(Set.of(STATE_DIR, MOUNT_ROOT, INSTANCE_ID, DEFAULT_DRIVER, LOCK_TIMEOUT,
-        RETRY_INTERVAL, WORKERS));
+        RETRY_INTERVAL, RETRY_MAX, WORKERS));
     for (Step s : Step.values()) {
       k.add(s.key());
     }
@@ -81,6 +86,7 @@ public final class DvdiConfig {
   private final String defaultDriver;
   private final Duration lockTimeout;
   private final Duration retryInterval;
+  private final Duration retryMax;
   private final int workers;
   private final Map<Step, Duration> timeouts = new HashMap<>();
 
@@ -100,7 +106,13 @@ public final class DvdiConfig {
     this.instanceId = settings.getString(INSTANCE_ID, dfltInstance);
     this.defaultDriver = settings.getString(DEFAULT_DRIVER, DEFAULT_DRIVER_VALUE).toLowerCase(java.util.Locale.ROOT);
     this.lockTimeout = settings.getDuration(LOCK_TIMEOUT, Duration.ofSeconds(30));
-    this.retryInterval = settings.getDuration(RETRY_INTERVAL, Duration.ofSeconds(60));
+    this.retryInterval = settings.getDuration(RETRY_INTERVAL, DEFAULT_RETRY_INTERVAL);
+    this.retryMax = settings.getDuration(RETRY_MAX,
+        DEFAULT_RETRY_MAX.compareTo(retryInterval) < 0 ? retryInterval : DEFAULT_RETRY_MAX);
+    if (retryMax.compareTo(retryInterval) < 0) {
+      throw DvdiException.config(RETRY_MAX + " (" + retryMax.toMillis() + " ms) must not be shorter than "
+          + RETRY_INTERVAL + " (" + retryInterval.toMillis() + " ms)");
+    }
     this.workers = settings.getInt(WORKERS, 32, 2, 1024);
     for (Step s : Step.values()) {
       timeouts.put(s, settings.getDuration(s.key(), s.dflt));
@@ -166,6 +178,11 @@ public final class DvdiConfig {
     return retryInterval;
   }
 
+  public Duration retryMax() {
+    return retryMax;
+  }
+
+  /** Threads per driver for volume operations (each driver has its own pool). */
   public int workers() {
     return workers;
   }

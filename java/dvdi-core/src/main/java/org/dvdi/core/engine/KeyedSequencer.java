@@ -4,18 +4,20 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
 
 /**
  * Runs tasks one at a time per key, in submission order, and tasks of different keys in
  * parallel (like one {@code process::Sequence} per volume in Mesos's docker/volume isolator).
+ * Each key's tasks run on the executor {@code executorOf} gives for it (a volume's on its
+ * provider's pool).
  */
 final class KeyedSequencer<K> {
   private final ConcurrentHashMap<K, CompletableFuture<Void>> tails = new ConcurrentHashMap<>();
-  private final Executor executor;
+  private final Function<K, Executor> executorOf;
 
-  KeyedSequencer(Executor executor) {
-    this.executor = executor;
+  KeyedSequencer(Function<K, Executor> executorOf) {
+    this.executorOf = executorOf;
   }
 
   <T> CompletableFuture<T> submit(K key, Callable<T> body) {
@@ -34,8 +36,8 @@ final class KeyedSequencer<K> {
     };
     Runnable start = () -> {
       try {
-        executor.execute(run);
-      } catch (RejectedExecutionException e) {
+        executorOf.apply(key).execute(run);
+      } catch (RuntimeException e) {
         result.completeExceptionally(e);
         done.complete(null);
         tails.remove(key, done);

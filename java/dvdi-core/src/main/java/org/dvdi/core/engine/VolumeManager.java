@@ -1,9 +1,7 @@
 package org.dvdi.core.engine;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,24 +11,22 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.config.DvdiConfig.Step;
+import org.dvdi.core.engine.MountTable.Acquire;
+import org.dvdi.core.engine.MountTable.Actor;
+import org.dvdi.core.engine.ProviderCalls.Op;
 import org.dvdi.core.engine.Results.Bind;
 import org.dvdi.core.engine.Results.CleanupResult;
 import org.dvdi.core.engine.Results.PrepareResult;
@@ -40,18 +36,12 @@ import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.state.StateStore;
-import org.dvdi.core.state.StateView;
 import org.dvdi.core.state.VolumeKey;
-import org.dvdi.core.state.proto.Container;
-import org.dvdi.core.state.proto.ContainerStatus;
-import org.dvdi.core.state.proto.Option;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.core.state.proto.VolumeStatus;
-import org.dvdi.core.state.proto.VolumeUse;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
-import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
@@ -60,40 +50,50 @@ import org.dvdi.spi.VolumeProvider;
 import org.dvdi.spi.host.BlockVolumes;
 import org.dvdi.spi.host.Commands;
 import org.dvdi.spi.host.HostInfo;
-import org.dvdi.spi.host.KernelMounts;
 
 /**
- * The mount table at work: prepare, cleanup and recover for containers, and the operator's
- * mount, unmount and release. A volume (driver, name) is attached and mounted once per host;
- * each container that uses it holds a reference; the last release unmounts and detaches it.
+ * The engine's protocol: prepare and cleanup of containers on top of the {@link MountTable}
+ * (decisions, no I/O), the {@link ProviderCalls} (deadlines, abandonment, a pool per
+ * provider) and one lane per volume (steps on one volume in order). {@link Recovery}, the
+ * {@link Reaper} and the {@link OperatorActions} are built on the same steps.
  *
- * <p>Every step is written to the state store before the provider is called (intent) and
- * after (outcome). Steps on one volume run in order on its lane; different volumes run in
- * parallel. A container whose volumes are all mounted already takes a fast path: one state
- * record, no provider call.
+ * <p>A volume (driver, name) is attached and mounted once per host; each container that
+ * uses it holds a reference; the last release unmounts and detaches it. Every step is written
+ * to the state store before the provider is called (intent) and after (outcome). A container
+ * whose volumes are all mounted (state says so and the kernel agrees) takes a fast path: one
+ * state record, no provider call, no provider thread.
  */
 public final class VolumeManager implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(VolumeManager.class.getName());
 
-  /** Container ids of operators' mounts ({@code dvdi mount}); never Mesos's, never released by recovery. */
-  public static final String OPERATOR_PREFIX = "operator:";
+  /** Container ids of operators' mounts ({@code dvdi mount}). */
+  public static final String OPERATOR_PREFIX = MountTable.OPERATOR_PREFIX;
 
   /** Linux clone flag of a new mount namespace. */
   public static final long CLONE_NEWNS = 0x00020000L;
 
+  /** Threads for short work that never waits for a provider: parsing, fast paths, state. */
+  static final int CONTROL_THREADS = 4;
+
   private static final Pattern USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,31}[$]?");
 
-  private final DvdiConfig config;
-  private final StateStore state;
-  private final ProviderRegistry providers;
+  final DvdiConfig config;
+  final StateStore state;
+  final ProviderRegistry providers;
   private final Commands commands;
-  private final String bootId;
+  final String bootId;
   private final String owner;
-  private final Metrics metrics = new Metrics();
-  private final ThreadPoolExecutor workers;
-  private final ExecutorService calls;
-  private final ScheduledExecutorService reaper;
-  private final KeyedSequencer<VolumeKey> lanes;
+  final Metrics metrics = new Metrics();
+  private final ThreadPoolExecutor control;
+  final ProviderCalls calls;
+  final KeyedSequencer<VolumeKey> lanes;
+  /** Containers whose prepare runs in this process (the reaper leaves them alone). */
+  private final Set<String> preparing = ConcurrentHashMap.newKeySet();
+  /** Cleanups under way, so that a second cleanup of a container joins the first. */
+  private final Map<String, CompletableFuture<CleanupResult>> cleanups = new ConcurrentHashMap<>();
+  private final Recovery recovery;
+  private final Reaper reaper;
+  private final OperatorActions operators;
 
   public VolumeManager(DvdiConfig config, StateStore state, ProviderRegistry providers, Commands commands, String writer) {
     this.config = config;
@@ -102,21 +102,14 @@ public final class VolumeManager implements AutoCloseable {
     this.commands = commands;
     this.bootId = HostInfo.bootId();
     this.owner = writer + ":" + ProcessHandle.current().pid() + ":" + bootId;
-    this.workers = new ThreadPoolExecutor(config.workers(), config.workers(), 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), daemon("dvdi-worker"));
-    this.workers.allowCoreThreadTimeOut(true);
-    this.calls = Executors.newCachedThreadPool(daemon("dvdi-call"));
-    this.reaper = Executors.newSingleThreadScheduledExecutor(daemon("dvdi-reaper"));
-    this.lanes = new KeyedSequencer<>(workers);
-  }
-
-  private static ThreadFactory daemon(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
+    this.control = new ThreadPoolExecutor(CONTROL_THREADS, CONTROL_THREADS, 60, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), ProviderCalls.daemon("dvdi-control"));
+    this.control.allowCoreThreadTimeOut(true);
+    this.calls = new ProviderCalls(config, metrics);
+    this.lanes = new KeyedSequencer<>(k -> calls.pool(k.driver()));
+    this.recovery = new Recovery(this);
+    this.reaper = new Reaper(this);
+    this.operators = new OperatorActions(this);
   }
 
   public Metrics metrics() {
@@ -135,9 +128,44 @@ public final class VolumeManager implements AutoCloseable {
     return config;
   }
 
-  /** The executor for short work (parsing, fast paths). */
+  /** The executor for short work that never waits for a provider (parsing, fast paths). */
   public ExecutorService executor() {
-    return workers;
+    return control;
+  }
+
+  /** Who acts now, for the mount table's records. */
+  Actor actor() {
+    return new Actor(owner, bootId, System.currentTimeMillis(), VolumeManager::ownerAlive);
+  }
+
+  /** An intent owner ({@code <writer>:<pid>:<boot id>}) whose process still runs. */
+  static boolean ownerAlive(String owner) {
+    String[] o = owner.split(":");
+    if (o.length != 3 || !o[2].equals(HostInfo.bootId())) {
+      return false;
+    }
+    try {
+      return ProcessHandle.of(Long.parseLong(o[1])).map(ProcessHandle::isAlive).orElse(false);
+    } catch (NumberFormatException e) {
+      return false;
+    }
+  }
+
+  /** What the kernel says of a volume: for providers that mount in this host's table, whether it is mounted. */
+  Predicate<Volume> kernelHas() {
+    return v -> !kernelMounts(VolumeKey.of(v)) || KernelTruth.mounted(v);
+  }
+
+  boolean kernelMounts(VolumeKey key) {
+    try {
+      return providers.get(key.driver()).capabilities().kernelMounts();
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  boolean preparing(String cid) {
+    return preparing.contains(cid);
   }
 
   // ------------------------------------------------------------------ prepare
@@ -156,7 +184,7 @@ public final class VolumeManager implements AutoCloseable {
   }
 
   /** Starts an operation, counting it ({@code <op>_ok}, {@code <op>_failed}) and timing it ({@code <op>_ms}). */
-  private <T> CompletableFuture<T> measured(String op, java.util.function.Supplier<CompletableFuture<T>> start) {
+  <T> CompletableFuture<T> measured(String op, Supplier<CompletableFuture<T>> start) {
     long t0 = System.nanoTime();
     CompletableFuture<T> f;
     try {
@@ -182,22 +210,22 @@ public final class VolumeManager implements AutoCloseable {
       targets.put(v.key(), LaunchPlanner.target(req, v));
     }
     String cid = req.containerId();
-    // Fast path: every volume is mounted here already; one record, no provider call.
-    // Their host paths when the fast path is taken, null otherwise.
-    Map<VolumeKey, String> fast = state.mutate((view, ch) -> {
-      if (view.container(cid) != null) {
-        throw DvdiException.invalid("container " + cid + " is already prepared (dvdi state has it since "
-            + java.time.Instant.ofEpochMilli(view.container(cid).getSinceMs()) + ")");
-      }
-      for (VolumeRequest v : req.volumes()) {
-        if (!isLive(view.volume(v.key()))) {
-          ch.putContainer(container(req, targets, ContainerStatus.PREPARING, Set.of()));
-          return null;
-        }
-      }
-      ch.putContainer(container(req, targets, ContainerStatus.READY, targets.keySet()));
-      return hostPaths(req, view);
-    });
+    if (!preparing.add(cid)) {
+      throw DvdiException.invalid("container " + cid + " is being prepared already");
+    }
+    CompletableFuture<PrepareResult> out;
+    try {
+      out = prepareVolumes(req, targets);
+    } catch (RuntimeException e) {
+      out = CompletableFuture.failedFuture(e);
+    }
+    return out.whenComplete((r, e) -> preparing.remove(cid));
+  }
+
+  private CompletableFuture<PrepareResult> prepareVolumes(PrepareRequest req, Map<VolumeKey, String> targets) {
+    String cid = req.containerId();
+    Predicate<Volume> kernel = kernelHas();
+    Map<VolumeKey, String> fast = state.mutate((view, ch) -> MountTable.beginPrepare(view, ch, req, targets, kernel, actor()));
     if (fast != null) {
       try {
         for (VolumeRequest v : req.volumes()) {
@@ -211,40 +239,67 @@ public final class VolumeManager implements AutoCloseable {
       metrics.count("prepare_fast_path");
       return CompletableFuture.completedFuture(result(req, targets, fast, true));
     }
-    List<CompletableFuture<Boolean>> acquisitions = new ArrayList<>();
+    List<Op<Boolean>> ops = new ArrayList<>();
     for (VolumeRequest v : req.volumes()) {
-      acquisitions.add(lanes.submit(v.key(), () -> acquire(req, v)));
+      Op<Boolean> op = new Op<>();
+      calls.bound(op, prepareBudget(), "prepare of " + v.key() + " for container " + cid);
+      ops.add(op);
+      lanes.submit(v.key(), () -> acquire(req, v, op)).whenComplete((r, e) -> {
+        if (e != null) {
+          op.caller.completeExceptionally(e);
+        } else {
+          op.caller.complete(r);
+        }
+      });
     }
-    return CompletableFuture.allOf(acquisitions.toArray(new CompletableFuture<?>[0]))
-        .<CompletableFuture<PrepareResult>>handleAsync((x, err) -> {
-          if (err == null) {
-            try {
-              for (VolumeRequest v : req.volumes()) {
-                LaunchPlanner.createTarget(req, v, targets.get(v.key()));
-              }
-              state.mutate((view, ch) -> {
-                Container c = view.container(cid);
-                ch.putContainer(c.toBuilder().setStatus(ContainerStatus.READY).build());
-                return null;
-              });
-              return CompletableFuture.completedFuture(result(req, targets, hostPaths(req, state.view()), false));
-            } catch (RuntimeException e) {
-              err = e;
-            }
+    CompletableFuture<?>[] callers = ops.stream().map(o -> o.caller).toArray(CompletableFuture<?>[]::new);
+    return CompletableFuture.allOf(callers).<CompletableFuture<PrepareResult>>handleAsync((x, err) -> {
+      if (err == null) {
+        try {
+          for (VolumeRequest v : req.volumes()) {
+            LaunchPlanner.createTarget(req, v, targets.get(v.key()));
           }
-          DvdiException first = firstFailure(acquisitions, err);
-          return rollback(cid).<PrepareResult>handle((r, e2) -> {
-            throw new CompletionException(first);
+          state.mutate((view, ch) -> {
+            MountTable.prepared(view, ch, cid);
+            return null;
           });
-        }, workers)
-        .thenCompose(Function.identity());
+          return CompletableFuture.completedFuture(result(req, targets, MountTable.hostPaths(req, state.view()), false));
+        } catch (RuntimeException e) {
+          err = e;
+        }
+      }
+      DvdiException first = firstFailure(ops, err);
+      metrics.count("prepare_rollbacks");
+      CompletableFuture<CleanupResult> rollback = cleanup(cid).whenComplete((r, e) -> {
+        if (r != null && !r.failures().isEmpty()) {
+          LOG.warning("rollback of container " + cid + " left volumes to retry: " + r.failures());
+        }
+      });
+      if (ops.stream().anyMatch(o -> o.abandoned() != null)) {
+        // A call past its deadline still holds its volume's lane: the rollback waits for it
+        // and then undoes it; the caller learns of the timeout now.
+        return CompletableFuture.<PrepareResult>failedFuture(first);
+      }
+      return rollback.<PrepareResult>handle((r, e2) -> {
+        throw new CompletionException(first);
+      });
+    }, control).thenCompose(Function.identity());
   }
 
-  private static DvdiException firstFailure(List<CompletableFuture<Boolean>> fs, Throwable dflt) {
-    for (CompletableFuture<Boolean> f : fs) {
-      if (f.isCompletedExceptionally()) {
+  /** The longest a prepare of one volume may take: every step's timeout and its grace. */
+  private Duration prepareBudget() {
+    Duration d = Duration.ZERO;
+    for (Step s : List.of(Step.INSPECT, Step.CREATE, Step.ATTACH, Step.MOUNT)) {
+      d = d.plus(config.timeout(s)).plus(ProviderCalls.GRACE);
+    }
+    return d;
+  }
+
+  private static DvdiException firstFailure(List<Op<Boolean>> ops, Throwable dflt) {
+    for (Op<Boolean> o : ops) {
+      if (o.caller.isCompletedExceptionally()) {
         try {
-          f.join();
+          o.caller.join();
         } catch (CompletionException | java.util.concurrent.CancellationException e) {
           return DvdiException.wrap(e, "prepare");
         }
@@ -253,51 +308,31 @@ public final class VolumeManager implements AutoCloseable {
     return DvdiException.wrap(dflt, "prepare");
   }
 
-  /** Releases what a failed prepare acquired and forgets the container. */
-  private CompletableFuture<CleanupResult> rollback(String cid) {
-    metrics.count("prepare_rollbacks");
-    return cleanup(cid).whenComplete((r, e) -> {
-      if (r != null && !r.failures().isEmpty()) {
-        LOG.warning("rollback of container " + cid + " left volumes to retry: " + r.failures());
-      }
-    });
-  }
-
-  private boolean isLive(Volume v) {
-    return v != null && v.getStatus() == VolumeStatus.MOUNTED && v.getBootId().equals(bootId);
-  }
-
-  /** Acquires one volume for a container, on the volume's lane. Returns true for the fast path. */
-  private boolean acquire(PrepareRequest req, VolumeRequest v) {
+  /** Acquires one volume for a container, on the volume's lane. Returns true for "held already". */
+  private boolean acquire(PrepareRequest req, VolumeRequest v, Op<Boolean> op) {
+    if (op.abandoned() != null) {
+      return false; // the caller gave up while this waited for the lane; its cleanup follows
+    }
     VolumeKey key = v.key();
     String cid = req.containerId();
-    Boolean fast = state.mutate((view, ch) -> {
-      Volume cur = view.volume(key);
-      if (isLive(cur)) {
-        ch.putContainer(withUse(view.container(cid), key, true));
-        return true;
-      }
-      checkNotInFlight(cur, key);
-      ch.putVolume(intent(key, v.options(), cur));
-      return false;
-    });
-    if (fast) {
+    Predicate<Volume> kernel = kernelHas();
+    Acquire a = state.mutate((view, ch) -> MountTable.beginAcquire(view, ch, cid, key, v.options(), kernel, actor()));
+    if (a == Acquire.HELD) {
       return true;
     }
     VolumeProvider p = providers.get(v.driver());
     try {
-      Optional<VolumeInfo> info = call(p, Step.INSPECT, "inspect " + key, ctx -> p.inspect(v.name(), ctx));
+      Optional<VolumeInfo> info = calls.call(p, Step.INSPECT, "inspect " + key, op, ctx -> p.inspect(v.name(), ctx));
       if (info.isEmpty()) {
         if (v.explicitCreate()) {
           throw DvdiException.notFound("volume " + key + " does not exist, and " + v.source()
               + " asks for explicit creation only (DVDI_VOLUME_EXPLICITCREATE=true)");
         }
-        call(p, Step.CREATE, "create " + key, ctx -> p.create(v.name(), v.options(), ctx));
+        calls.call(p, Step.CREATE, "create " + key, op, ctx -> p.create(v.name(), v.options(), ctx));
       }
-      Volume mounted = attachAndMount(p, key, v.options(), req.user());
+      Volume mounted = attachAndMount(p, key, v.options(), req.user(), op);
       state.mutate((view, ch) -> {
-        ch.putVolume(mounted);
-        ch.putContainer(withUse(view.container(cid), key, true));
+        MountTable.acquired(view, ch, cid, mounted);
         return null;
       });
       LOG.info("mounted " + key + " at " + mounted.getHostPath() + " for container " + cid);
@@ -309,19 +344,17 @@ public final class VolumeManager implements AutoCloseable {
   }
 
   /** Attach and mount (both idempotent); returns the MOUNTED record. */
-  private Volume attachAndMount(VolumeProvider p, VolumeKey key, VolumeOptions options, String user) {
-    Attachment att = call(p, Step.ATTACH, "attach " + key, ctx -> p.attach(key.name(), options, ctx));
-    MountedVolume mv = call(p, Step.MOUNT, "mount " + key, ctx -> p.mount(key.name(), options, att, ctx));
+  Volume attachAndMount(VolumeProvider p, VolumeKey key, VolumeOptions options, String user, Op<?> op) {
+    Attachment att = calls.call(p, Step.ATTACH, "attach " + key, op, ctx -> p.attach(key.name(), options, ctx));
+    MountedVolume mv = calls.call(p, Step.MOUNT, "mount " + key, op, ctx -> p.mount(key.name(), options, att, ctx));
     Map<String, String> data = new TreeMap<>(att.providerData());
     data.putAll(mv.providerData());
     boolean formatted = "true".equals(data.remove(BlockVolumes.DATA_FORMATTED));
     if (formatted && user != null && !user.equals("root")) {
       chown(mv.hostPath(), user, key);
     }
-    return Volume.newBuilder().setDriver(key.driver()).setName(key.name()).setStatus(VolumeStatus.MOUNTED)
-        .addAllOptions(options(options)).setHostPath(mv.hostPath())
-        .setDevice(mv.device().isEmpty() ? att.device() : mv.device()).putAllProviderData(data)
-        .setBootId(bootId).setSinceMs(System.currentTimeMillis()).build();
+    return MountTable.mounted(key, options, mv.hostPath(), mv.device().isEmpty() ? att.device() : mv.device(), data,
+        actor());
   }
 
   /** A new filesystem's root belongs to the container's user, so that a non-root task can write. */
@@ -333,19 +366,19 @@ public final class VolumeManager implements AutoCloseable {
         "giving the new filesystem of " + key + " to user " + user);
   }
 
-  /** After a failed acquisition: undo what may have been done, so that nothing leaks. */
+  /**
+   * After a failed (or abandoned, and now ended) acquisition, on the volume's lane: undo what
+   * may have been done, so that nothing leaks. A failed undo is kept and retried.
+   */
   private void undo(VolumeProvider p, VolumeKey key, RuntimeException cause) {
     Volume cur = state.view().volume(key);
-    if (cur == null || cur.getStatus() != VolumeStatus.ATTACHING) {
+    if (cur == null || cur.getStatus() != VolumeStatus.ATTACHING || !state.view().users(key).isEmpty()) {
       return;
     }
     try {
-      releaseProvider(p, key, cur);
+      releaseProvider(p, key, cur, new Op<>());
       state.mutate((view, ch) -> {
-        Volume now = view.volume(key);
-        if (now != null && now.getStatus() == VolumeStatus.ATTACHING && view.users(key).isEmpty()) {
-          ch.removeVolume(key);
-        }
+        MountTable.released(view, ch, key);
         return null;
       });
     } catch (RuntimeException e) {
@@ -353,75 +386,6 @@ public final class VolumeManager implements AutoCloseable {
           + "it is retried: " + e.getMessage());
       recordReleaseFailure(key, e);
     }
-  }
-
-  private void checkNotInFlight(Volume cur, VolumeKey key) {
-    if (cur == null || cur.getStatus() == VolumeStatus.MOUNTED || cur.getOpOwner().isEmpty()
-        || cur.getOpOwner().equals(owner) || !cur.getLastError().isEmpty()) {
-      return;
-    }
-    String[] o = cur.getOpOwner().split(":");
-    if (o.length == 3 && o[2].equals(bootId)) {
-      long pid = Long.parseLong(o[1]);
-      if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-        throw DvdiException.busy("volume " + key + " is being " + (cur.getStatus() == VolumeStatus.ATTACHING ? "attached" : "released")
-            + " by another dvdi process (" + o[0] + ", pid " + pid + "); try again when it is done");
-      }
-    }
-  }
-
-  private Volume intent(VolumeKey key, VolumeOptions options, Volume cur) {
-    Volume.Builder b = cur == null ? Volume.newBuilder().setDriver(key.driver()).setName(key.name()) : cur.toBuilder();
-    return b.setStatus(VolumeStatus.ATTACHING).clearOptions().addAllOptions(options(options)).setBootId(bootId)
-        .setSinceMs(System.currentTimeMillis()).setOpOwner(owner).clearLastError().clearLastErrorMs().build();
-  }
-
-  private static List<Option> options(VolumeOptions o) {
-    List<Option> out = new ArrayList<>();
-    o.asMap().forEach((k, v) -> out.add(Option.newBuilder().setKey(k).setValue(v).build()));
-    return out;
-  }
-
-  private static VolumeOptions options(Volume v) {
-    Map<String, String> m = new LinkedHashMap<>();
-    for (Option o : v.getOptionsList()) {
-      m.put(o.getKey(), o.getValue());
-    }
-    return new VolumeOptions(m, "options of " + v.getDriver() + "/" + v.getName());
-  }
-
-  private static VolumeHandle handle(Volume v) {
-    return new VolumeHandle(v.getName(), options(v), v.getHostPath(), v.getDevice(), v.getProviderDataMap());
-  }
-
-  private static Container container(PrepareRequest req, Map<VolumeKey, String> targets, ContainerStatus status,
-      Set<VolumeKey> acquired) {
-    Container.Builder c = Container.newBuilder().setId(req.containerId()).setStatus(status)
-        .setSinceMs(System.currentTimeMillis());
-    for (VolumeRequest v : req.volumes()) {
-      c.addUses(VolumeUse.newBuilder().setDriver(v.driver()).setName(v.name()).setTarget(targets.get(v.key()))
-          .setReadOnly(v.readOnly()).setAcquired(acquired.contains(v.key())).setContainerPath(v.containerPath()));
-    }
-    return c.build();
-  }
-
-  private static Container withUse(Container c, VolumeKey key, boolean acquired) {
-    Container.Builder b = c.toBuilder();
-    for (int i = 0; i < b.getUsesCount(); i++) {
-      VolumeUse u = b.getUses(i);
-      if (u.getDriver().equals(key.driver()) && u.getName().equals(key.name())) {
-        b.setUses(i, u.toBuilder().setAcquired(acquired));
-      }
-    }
-    return b.build();
-  }
-
-  private static Map<VolumeKey, String> hostPaths(PrepareRequest req, StateView view) {
-    Map<VolumeKey, String> out = new HashMap<>();
-    for (VolumeRequest v : req.volumes()) {
-      out.put(v.key(), view.volume(v.key()).getHostPath());
-    }
-    return out;
   }
 
   private static PrepareResult result(PrepareRequest req, Map<VolumeKey, String> targets, Map<VolumeKey, String> hostPaths,
@@ -448,62 +412,55 @@ public final class VolumeManager implements AutoCloseable {
    * Releases a container's volumes: each is unmounted and detached when this container was
    * its last user. Unknown containers are fine (nothing to do). A release that fails is kept
    * in state and retried; the failure is reported in the result, not as an error, since
-   * the container is gone either way.
+   * the container is gone either way. A second cleanup of a container joins the first.
    */
   public CompletableFuture<CleanupResult> cleanup(String cid) {
-    return measured("cleanup", () -> cleanupStart(cid)).whenComplete((r, e) -> {
-      if (r != null && !r.failures().isEmpty()) {
-        metrics.count("cleanup_left_releases");
+    CompletableFuture<CleanupResult> mine = new CompletableFuture<>();
+    CompletableFuture<CleanupResult> running = cleanups.putIfAbsent(cid, mine);
+    if (running != null) {
+      return running;
+    }
+    measured("cleanup", () -> cleanupStart(cid)).whenComplete((r, e) -> {
+      cleanups.remove(cid, mine);
+      if (e != null) {
+        mine.completeExceptionally(e);
+      } else {
+        if (!r.failures().isEmpty()) {
+          metrics.count("cleanup_left_releases");
+        }
+        mine.complete(r);
       }
     });
+    return mine;
   }
 
   private CompletableFuture<CleanupResult> cleanupStart(String cid) {
-    List<VolumeKey> toRelease = state.mutate((view, ch) -> {
-      Container c = view.container(cid);
-      if (c == null) {
-        return null;
-      }
-      List<VolumeKey> last = new ArrayList<>();
-      for (VolumeUse u : c.getUsesList()) {
-        VolumeKey k = VolumeKey.of(u);
-        Volume v = view.volume(k);
-        boolean inFlight = v != null && v.getStatus() != VolumeStatus.MOUNTED;
-        if ((u.getAcquired() || inFlight) && view.otherUsers(k, cid) == 0) {
-          last.add(k);
-        }
-      }
-      if (last.isEmpty()) {
-        ch.removeContainer(cid); // fast path: every volume has other users
-      } else {
-        // References on volumes that others still use are dropped now, in this same record:
-        // a concurrent cleanup of those others must see that it holds the last one.
-        Container cleaning = c.toBuilder().setStatus(ContainerStatus.CLEANING).build();
-        for (VolumeUse u : c.getUsesList()) {
-          if (!last.contains(VolumeKey.of(u))) {
-            cleaning = withUse(cleaning, VolumeKey.of(u), false);
-          }
-        }
-        ch.putContainer(cleaning);
-      }
-      return last;
-    });
+    List<VolumeKey> toRelease = state.mutate((view, ch) -> MountTable.beginCleanup(view, ch, cid, actor()));
     if (toRelease == null) {
       return CompletableFuture.completedFuture(new CleanupResult(cid, false, List.of(), List.of()));
     }
     if (toRelease.isEmpty()) {
       return CompletableFuture.completedFuture(new CleanupResult(cid, true, List.of(), List.of()));
     }
-    List<CompletableFuture<Boolean>> fs = new ArrayList<>();
+    List<Op<Boolean>> ops = new ArrayList<>();
     for (VolumeKey k : toRelease) {
-      fs.add(lanes.submit(k, () -> releaseUse(cid, k)));
+      Op<Boolean> op = new Op<>();
+      ops.add(op);
+      lanes.submit(k, () -> releaseUse(cid, k, op)).whenComplete((r, e) -> {
+        if (e != null) {
+          op.caller.completeExceptionally(e);
+        } else {
+          op.caller.complete(r);
+        }
+      });
     }
-    return CompletableFuture.allOf(fs.toArray(new CompletableFuture<?>[0])).handleAsync((x, e) -> {
+    CompletableFuture<?>[] callers = ops.stream().map(o -> o.caller).toArray(CompletableFuture<?>[]::new);
+    return CompletableFuture.allOf(callers).handleAsync((x, e) -> {
       List<VolumeKey> released = new ArrayList<>();
       List<String> failures = new ArrayList<>();
-      for (int i = 0; i < fs.size(); i++) {
+      for (int i = 0; i < ops.size(); i++) {
         try {
-          if (fs.get(i).join()) {
+          if (ops.get(i).caller.join()) {
             released.add(toRelease.get(i));
           }
         } catch (CompletionException | java.util.concurrent.CancellationException err) {
@@ -511,85 +468,76 @@ public final class VolumeManager implements AutoCloseable {
         }
       }
       state.mutate((view, ch) -> {
-        if (view.container(cid) != null) {
-          ch.removeContainer(cid);
-        }
+        MountTable.forgetContainer(view, ch, cid);
         return null;
       });
       if (!failures.isEmpty()) {
-        LOG.warning("cleanup of container " + cid + ": could not release " + failures + "; retrying every "
-            + config.retryInterval().toSeconds() + "s (see `dvdi mounts`)");
+        LOG.warning("cleanup of container " + cid + ": could not release " + failures + "; retrying with backoff from "
+            + config.retryInterval().toMillis() + " ms (see `dvdi mounts`)");
       }
       return new CleanupResult(cid, true, released, failures);
-    }, workers);
+    }, control);
   }
 
   /** Drops a container's reference on a volume, on its lane; releases it if that was the last. */
-  private boolean releaseUse(String cid, VolumeKey key) {
-    Volume toRelease = state.mutate((view, ch) -> {
-      Container c = view.container(cid);
-      if (c != null) {
-        ch.putContainer(withUse(c, key, false));
-      }
-      Volume cur = view.volume(key);
-      if (cur == null || cur.getPinned() || view.otherUsers(key, cid) > 0) {
-        return null;
-      }
-      checkNotInFlight(cur, key);
-      Volume rel = cur.toBuilder().setStatus(VolumeStatus.RELEASING).setOpOwner(owner).build();
-      ch.putVolume(rel);
-      return rel;
-    });
-    if (toRelease == null) {
+  private boolean releaseUse(String cid, VolumeKey key, Op<?> op) {
+    Volume rel = state.mutate((view, ch) -> MountTable.beginRelease(view, ch, cid, key, actor()));
+    if (rel == null) {
       return false;
     }
-    release(key, toRelease);
+    release(key, rel, op);
+    return true;
+  }
+
+  /** Releases a volume nobody uses (found by recovery or the reaper), on its lane. Returns false when it stays. */
+  boolean releaseOrphan(VolumeKey key) {
+    Volume rel = state.mutate((view, ch) -> MountTable.beginRelease(view, ch, null, key, actor()));
+    if (rel == null) {
+      return false;
+    }
+    if (!rel.getBootId().equals(bootId)) {
+      LOG.info("releasing " + key + ": mounted before the last reboot (boot " + rel.getBootId() + ")");
+    }
+    release(key, rel, new Op<>());
     return true;
   }
 
   /** Unmounts and detaches a volume whose RELEASING intent is written; forgets it after. */
-  private void release(VolumeKey key, Volume v) {
+  void release(VolumeKey key, Volume v, Op<?> op) {
     long start = System.nanoTime();
-    VolumeProvider p;
     try {
-      p = providers.get(key.driver());
-      releaseProvider(p, key, v);
+      VolumeProvider p = providers.get(key.driver());
+      releaseProvider(p, key, v, op);
     } catch (RuntimeException e) {
       recordReleaseFailure(key, e);
-      metrics.count("release_failed");
       throw e;
     }
     state.mutate((view, ch) -> {
-      Volume now = view.volume(key);
-      if (now != null && now.getStatus() == VolumeStatus.RELEASING && view.users(key).isEmpty()) {
-        ch.removeVolume(key);
-      }
+      MountTable.released(view, ch, key);
       return null;
     });
     metrics.time("release", start);
     LOG.info("released " + key + " (unmounted" + (v.getDevice().isEmpty() ? "" : ", " + v.getDevice() + " detached") + ")");
   }
 
-  private void releaseProvider(VolumeProvider p, VolumeKey key, Volume v) {
-    VolumeHandle h = handle(v);
-    call(p, Step.UNMOUNT, "unmount " + key, ctx -> {
+  private void releaseProvider(VolumeProvider p, VolumeKey key, Volume v, Op<?> op) {
+    VolumeHandle h = MountTable.handle(v);
+    calls.call(p, Step.UNMOUNT, "unmount " + key, op, ctx -> {
       p.unmount(h, ctx);
       return null;
     });
-    call(p, Step.DETACH, "detach " + key, ctx -> {
+    calls.call(p, Step.DETACH, "detach " + key, op, ctx -> {
       p.detach(h, ctx);
       return null;
     });
   }
 
   private void recordReleaseFailure(VolumeKey key, RuntimeException e) {
+    metrics.count("release_failed");
     try {
+      String why = DvdiException.wrap(e, "release").toString();
       state.mutate((view, ch) -> {
-        Volume now = view.volume(key);
-        if (now != null) {
-          ch.putVolume(now.toBuilder().setStatus(VolumeStatus.RELEASING).setLastError(DvdiException.wrap(e, "release").toString())
-              .setLastErrorMs(System.currentTimeMillis()).build());
-        }
+        MountTable.releaseFailed(view, ch, key, why, actor());
         return null;
       });
     } catch (RuntimeException e2) {
@@ -597,309 +545,53 @@ public final class VolumeManager implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------ provider calls
-
-  /**
-   * Calls a provider with the step's timeout, enforced from outside: a provider that does
-   * not return in time is abandoned (its thread interrupted) and the call fails with TIMEOUT.
-   */
-  private <T> T call(VolumeProvider p, Step step, String what, Function<CallContext, T> body) {
-    Duration timeout = config.timeout(step);
-    CallContext ctx = CallContext.of(timeout, what, config.instanceId());
-    long start = System.nanoTime();
-    String metric = "provider_" + step.name().toLowerCase(java.util.Locale.ROOT);
-    Future<T> f;
-    try {
-      f = calls.submit(() -> body.apply(ctx));
-    } catch (RejectedExecutionException e) {
-      throw DvdiException.internal(what + ": dvdi is shutting down", e);
-    }
-    try {
-      // The provider's own deadline fires first (and says more); this is the backstop.
-      T r = f.get(timeout.toMillis() + 2000, TimeUnit.MILLISECONDS);
-      metrics.time(metric, start);
-      return r;
-    } catch (TimeoutException e) {
-      f.cancel(true);
-      metrics.count(metric + "_timeouts");
-      throw DvdiException.timeout(what + " (driver " + p.driver() + ") did not finish within " + timeout.toMillis()
-          + " ms (" + step.key() + "); abandoned");
-    } catch (ExecutionException e) {
-      metrics.count(metric + "_failures");
-      DvdiException d = DvdiException.wrap(e.getCause(), what);
-      if (d.getCode() == ErrorCode.INTERNAL && !(e.getCause() instanceof DvdiException)) {
-        throw DvdiException.provider(what + " (driver " + p.driver() + "): " + d.getMessage(), e.getCause());
-      }
-      throw d;
-    } catch (InterruptedException e) {
-      f.cancel(true);
-      Thread.currentThread().interrupt();
-      throw DvdiException.timeout(what + ": interrupted");
-    }
-  }
-
-  // ------------------------------------------------------------------ recover
-
-  /**
-   * Recovers after an agent restart. {@code live} are the containers the agent recovered,
-   * {@code orphans} those it knows and will clean up itself: their volumes stay. Containers in
-   * dvdi's state that are neither are cleaned up now. Volumes are reconciled: interrupted
-   * steps finished or undone, volumes nobody uses released, volumes mounted before a reboot
-   * treated as not mounted, volumes a live container uses but the kernel lost mounted again,
-   * and mounts under the mount root that state does not know adopted (pinned).
-   */
-  public CompletableFuture<RecoverResult> recover(Set<String> live, Set<String> orphans) {
-    return measured("recover", () -> CompletableFuture.supplyAsync(() -> recoverSync(live, orphans), workers))
-        .whenComplete((r, e) -> {
-          if (r != null) {
-            LOG.info("recovered: kept containers " + r.keptContainers() + ", released containers "
-                + r.releasedContainers() + ", kept volumes " + r.keptVolumes() + ", released volumes "
-                + r.releasedVolumes() + ", adopted " + r.adoptedVolumes()
-                + (r.problems().isEmpty() ? "" : ", problems " + r.problems()));
-          }
-        });
-  }
-
-  private RecoverResult recoverSync(Set<String> live, Set<String> orphans) {
-    List<String> problems = new ArrayList<>(state.repairs());
-    StateView view = state.freshView();
-    List<String> kept = new ArrayList<>();
-    List<String> gone = new ArrayList<>();
-    for (Container c : view.containers().values()) {
-      String id = c.getId();
-      if (live.contains(id) || orphans.contains(id) || id.startsWith(OPERATOR_PREFIX)) {
-        kept.add(id);
-      } else {
-        gone.add(id);
-      }
-    }
-    List<VolumeKey> released = new ArrayList<>();
-    for (String id : gone) {
-      CleanupResult r = cleanup(id).join();
-      released.addAll(r.released());
-      problems.addAll(r.failures());
-    }
-    List<VolumeKey> keptVolumes = new ArrayList<>();
-    KernelMounts kernel = KernelMounts.read();
-    List<CompletableFuture<Void>> work = new ArrayList<>();
-    view = state.freshView();
-    for (Volume v : view.volumes().values()) {
-      VolumeKey key = VolumeKey.of(v);
-      List<String> users = view.users(key);
-      boolean stale = !v.getBootId().equals(bootId);
-      if (users.isEmpty() && !v.getPinned()) {
-        work.add(lanes.submit(key, () -> {
-          releaseOrphan(key, stale);
-          return null;
-        }).handle((x, e) -> {
-          if (e == null) {
-            synchronized (released) {
-              released.add(key);
-            }
-          } else {
-            synchronized (problems) {
-              problems.add("releasing " + key + ": " + DvdiException.wrap(e, "release"));
-            }
-          }
-          return null;
-        }));
-        continue;
-      }
-      boolean lost = stale || v.getStatus() != VolumeStatus.MOUNTED
-          || (kernelMounts(key) && !kernel.isMountPoint(Path.of(v.getHostPath())));
-      if (lost && !v.getPinned()) {
-        work.add(lanes.submit(key, () -> {
-          remount(key);
-          return null;
-        }).handle((x, e) -> {
-          if (e != null) {
-            synchronized (problems) {
-              problems.add("mounting " + key + " again for " + users + ": " + DvdiException.wrap(e, "remount"));
-            }
-          }
-          return null;
-        }));
-      }
-      keptVolumes.add(key);
-    }
-    for (CompletableFuture<Void> w : work) {
-      w.join();
-    }
-    List<VolumeKey> adopted = adopt();
-    startReaper();
-    return new RecoverResult(kept, gone, keptVolumes, released, adopted, problems);
-  }
-
-  private boolean kernelMounts(VolumeKey key) {
-    try {
-      return providers.get(key.driver()).capabilities().kernelMounts();
-    } catch (RuntimeException e) {
-      return false;
-    }
-  }
-
-  /** Releases a volume nobody uses (found by recovery or the reaper), on its lane. */
-  private void releaseOrphan(VolumeKey key, boolean stale) {
-    Volume rel = state.mutate((view, ch) -> {
-      Volume cur = view.volume(key);
-      if (cur == null || cur.getPinned() || !view.users(key).isEmpty()) {
-        return null;
-      }
-      checkNotInFlight(cur, key);
-      Volume r = cur.toBuilder().setStatus(VolumeStatus.RELEASING).setOpOwner(owner).build();
-      ch.putVolume(r);
-      return r;
-    });
-    if (rel != null) {
-      if (stale) {
-        LOG.info("releasing " + key + ": mounted before the last reboot (boot " + rel.getBootId() + ")");
-      }
-      release(key, rel);
-    }
-  }
-
-  /** Mounts a volume again that live containers use but the kernel (or a crash) lost. */
-  private void remount(VolumeKey key) {
+  /** Mounts a volume again that live containers use but the kernel (or a crash, or a reboot) lost. */
+  void remount(VolumeKey key) {
     Volume cur = state.view().volume(key);
     if (cur == null) {
       return;
     }
     VolumeProvider p = providers.get(key.driver());
     state.mutate((view, ch) -> {
-      ch.putVolume(intent(key, options(cur), view.volume(key)));
+      MountTable.beginRemount(view, ch, key, actor());
       return null;
     });
-    Volume mounted = attachAndMount(p, key, options(cur), null);
+    Volume mounted = attachAndMount(p, key, MountTable.options(cur), null, new Op<>());
     state.mutate((view, ch) -> {
-      ch.putVolume(mounted);
+      MountTable.remounted(view, ch, mounted);
       return null;
     });
     LOG.warning("mounted " + key + " again at " + mounted.getHostPath() + ": live containers use it but it was not mounted");
   }
 
-  /** Mounts under {@code <mount root>/<driver>/<name>} that state does not know: kept, pinned. */
-  private List<VolumeKey> adopt() {
-    List<VolumeKey> adopted = new ArrayList<>();
-    Path root = config.mountRoot();
-    for (KernelMounts.Mount m : KernelMounts.read().under(root)) {
-      Path rel = root.relativize(Path.of(m.mountPoint()));
-      if (rel.getNameCount() != 2) {
-        continue;
-      }
-      VolumeKey key = new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString());
-      boolean added = state.mutate((view, ch) -> {
-        if (view.volume(key) != null) {
-          return false;
-        }
-        ch.putVolume(Volume.newBuilder().setDriver(key.driver()).setName(key.name()).setStatus(VolumeStatus.MOUNTED)
-            .setHostPath(m.mountPoint()).setDevice(m.source()).setBootId(bootId).setSinceMs(System.currentTimeMillis())
-            .setPinned(true).build());
-        return true;
-      });
-      if (added) {
-        adopted.add(key);
-        LOG.warning("adopted " + key + " (" + m.source() + " at " + m.mountPoint() + "): mounted but not in dvdi state; "
-            + "kept until an operator runs `dvdi release " + key + "`");
-      }
-    }
-    return adopted;
-  }
-
-  // ------------------------------------------------------------------ reaper
-
-  private volatile boolean reaperStarted;
-
-  /** Starts retrying failed releases every {@code release.retry-interval}. */
-  public synchronized void startReaper() {
-    if (reaperStarted) {
-      return;
-    }
-    reaperStarted = true;
-    long every = config.retryInterval().toMillis();
-    reaper.scheduleWithFixedDelay(this::reap, every, every, TimeUnit.MILLISECONDS);
-  }
-
-  /** Retries the release of volumes nobody uses (failed releases). */
-  void reap() {
-    try {
-      StateView view = state.freshView();
-      for (Volume v : view.volumes().values()) {
-        VolumeKey key = VolumeKey.of(v);
-        if (v.getPinned() || !view.users(key).isEmpty() || !lanes.idle(key) || v.getStatus() == VolumeStatus.ATTACHING
-            || inPreparation(view, key)) {
-          continue;
-        }
-        lanes.submit(key, () -> {
-          releaseOrphan(key, !v.getBootId().equals(bootId));
-          return null;
-        }).whenComplete((x, e) -> {
-          if (e != null) {
-            LOG.warning("retrying the release of " + key + " failed again: " + DvdiException.wrap(e, "release").getMessage());
-          }
-        });
-      }
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "release retry pass failed", e);
-    }
-  }
-
-  private static boolean inPreparation(StateView view, VolumeKey key) {
-    for (Container c : view.containers().values()) {
-      if (c.getStatus() == ContainerStatus.PREPARING) {
-        for (VolumeUse u : c.getUsesList()) {
-          if (VolumeKey.of(u).equals(key)) {
-            return true;
-          }
-        }
-      }
-    }
-    return false;
-  }
-
-  // ------------------------------------------------------------------ operators
+  // ------------------------------------------------------------------ recovery, reaper, operators
 
   /**
-   * Mounts a volume for an operator ({@code dvdi mount}): held by the pseudo-container
-   * {@code operator:<driver>/<name>} until {@link #operatorUnmount}.
+   * Recovers after an agent restart; see {@link Recovery}. {@code live} are the containers
+   * the agent recovered, {@code orphans} those it knows and will clean up itself.
    */
+  public CompletableFuture<RecoverResult> recover(Set<String> live, Set<String> orphans) {
+    return measured("recover", () -> CompletableFuture.supplyAsync(() -> recovery.recover(live, orphans), control));
+  }
+
+  /** Starts retrying leftover steps (failed releases, steps of processes that died); see {@link Reaper}. */
+  public void startReaper() {
+    reaper.start();
+  }
+
+  /** An operator's mount ({@code dvdi mount}): held by {@code operator:<driver>/<name>} until unmounted. */
   public CompletableFuture<PrepareResult> operatorMount(VolumeKey key, VolumeOptions options, boolean explicitCreate) {
-    VolumeRequest v = new VolumeRequest(key.driver(), key.name(), options.withExplicitCreate(explicitCreate), "", false,
-        explicitCreate, "dvdi mount", null);
-    return prepare(new PrepareRequest(OPERATOR_PREFIX + key, null, null, null, List.of(v)));
+    return operators.mount(key, options, explicitCreate);
   }
 
   /** Drops an operator's mount ({@code dvdi unmount}). */
   public CompletableFuture<CleanupResult> operatorUnmount(VolumeKey key) {
-    return cleanup(OPERATOR_PREFIX + key);
+    return operators.unmount(key);
   }
 
-  /**
-   * Releases a volume no container uses ({@code dvdi release}): unmount and detach, also for
-   * pinned (adopted) volumes and failed releases. With users it fails with VOLUME_BUSY naming
-   * them, unless {@code force}, which drops their references first.
-   */
+  /** Releases a volume no container uses ({@code dvdi release}); see {@link OperatorActions#release}. */
   public CompletableFuture<Void> operatorRelease(VolumeKey key, boolean force) {
-    return lanes.submit(key, () -> {
-      Volume rel = state.mutate((view, ch) -> {
-        Volume cur = view.volume(key);
-        if (cur == null) {
-          throw DvdiException.notFound("volume " + key + " is not in the mount table");
-        }
-        List<String> users = view.users(key);
-        if (!users.isEmpty() && !force) {
-          throw DvdiException.busy("volume " + key + " is used by " + users + "; use --force to release it anyway");
-        }
-        checkNotInFlight(cur, key);
-        for (String u : users) {
-          ch.putContainer(withUse(view.container(u), key, false));
-        }
-        Volume r = cur.toBuilder().setStatus(VolumeStatus.RELEASING).setPinned(false).setOpOwner(owner).build();
-        ch.putVolume(r);
-        return r;
-      });
-      release(key, rel);
-      return null;
-    });
+    return operators.release(key, force);
   }
 
   /** Every known container id, for tests and the CLI. */
@@ -909,15 +601,13 @@ public final class VolumeManager implements AutoCloseable {
 
   @Override
   public void close() {
-    reaper.shutdownNow();
-    workers.shutdown();
-    calls.shutdown();
+    reaper.close();
+    control.shutdown();
     try {
-      workers.awaitTermination(5, TimeUnit.SECONDS);
+      control.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    calls.shutdownNow();
+    calls.close();
   }
-
 }

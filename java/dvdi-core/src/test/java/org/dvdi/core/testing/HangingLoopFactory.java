@@ -24,9 +24,67 @@ import org.dvdi.spi.testing.TestProviderContext;
  * Test provider "hangloop": the loop provider, except that it can hang after a step
  * ({@code providers.hangloop.hang-after = attach|mount|unmount}), writing a marker file
  * ({@code providers.hangloop.marker}) first, so a test knows the process is between the
- * intent and the outcome of that step when it kills it.
+ * intent and the outcome of that step when it kills it. It can also be slow: {@code
+ * providers.hangloop.delay = attach:1500,unmount:500} sleeps that many milliseconds before the
+ * step and ignores interrupts meanwhile (a plugin that finishes what it was asked whatever its
+ * caller does), and {@link #inFlight} counts the calls under way per step.
  */
 public final class HangingLoopFactory implements ProviderFactory {
+  /** Calls under way, and the most seen at once, per step ("attach", "unmount", ...). */
+  public static final Map<String, java.util.concurrent.atomic.AtomicInteger> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
+  public static final Map<String, java.util.concurrent.atomic.AtomicInteger> maxInFlight = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Calls finished, per step. */
+  public static final Map<String, java.util.concurrent.atomic.AtomicInteger> finished = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** Forgets the counters (each test starts from zero). */
+  public static void resetCounters() {
+    inFlight.clear();
+    maxInFlight.clear();
+    finished.clear();
+  }
+
+  static java.util.concurrent.atomic.AtomicInteger counter(Map<String, java.util.concurrent.atomic.AtomicInteger> m, String step) {
+    return m.computeIfAbsent(step, k -> new java.util.concurrent.atomic.AtomicInteger());
+  }
+
+  /** The context a delayed step works with: its own, past its deadline or not (a server's view). */
+  static CallContext late(CallContext c) {
+    return CallContext.of(java.time.Duration.ofSeconds(30), c.operation(), c.mountId());
+  }
+
+  /** Runs one step: delayed as configured, counted. */
+  static <T> T step(String step, Map<String, Long> delays, java.util.function.Supplier<T> body) {
+    int now = counter(inFlight, step).incrementAndGet();
+    counter(maxInFlight, step).accumulateAndGet(now, Math::max);
+    try {
+      Long d = delays.get(step);
+      if (d != null) {
+        long until = System.nanoTime() + d * 1_000_000L;
+        boolean interrupted = false;
+        while (System.nanoTime() < until) {
+          try {
+            Thread.sleep(Math.max(1, (until - System.nanoTime()) / 1_000_000L));
+          } catch (InterruptedException e) {
+            interrupted = true; // ignored: the step goes on, as a plugin's would
+          }
+        }
+        if (interrupted) {
+          // what was asked happens anyway (a plugin's server finishes its Mount); the caller
+          // learns of the interrupt afterwards
+          try {
+            return body.get();
+          } finally {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }
+      return body.get();
+    } finally {
+      counter(inFlight, step).decrementAndGet();
+      counter(finished, step).incrementAndGet();
+    }
+  }
+
   @Override
   public String getName() {
     return "hangloop";
@@ -37,6 +95,14 @@ public final class HangingLoopFactory implements ProviderFactory {
     Map<String, String> own = new HashMap<>(ctx.settings().asMap());
     String hangAfter = own.remove("hang-after");
     String marker = own.remove("marker");
+    Map<String, Long> delays = new HashMap<>();
+    String delay = own.remove("delay");
+    if (delay != null) {
+      for (String item : delay.split(",")) {
+        String[] kv = item.split(":");
+        delays.put(kv[0], Long.parseLong(kv[1]));
+      }
+    }
     VolumeProvider loop = new LoopProviderFactory().create(driver,
         TestProviderContext.of(ctx.mountRoot(), ctx.instanceId(), own));
     return new VolumeProvider() {
@@ -83,27 +149,33 @@ public final class HangingLoopFactory implements ProviderFactory {
 
       @Override
       public Attachment attach(String name, VolumeOptions options, CallContext c) {
-        Attachment a = loop.attach(name, options, c);
+        Attachment a = step("attach", delays, () -> loop.attach(name, options, late(c)));
         maybeHang("attach");
         return a;
       }
 
       @Override
       public MountedVolume mount(String name, VolumeOptions options, Attachment att, CallContext c) {
-        MountedVolume m = loop.mount(name, options, att, c);
+        MountedVolume m = step("mount", delays, () -> loop.mount(name, options, att, late(c)));
         maybeHang("mount");
         return m;
       }
 
       @Override
       public void unmount(VolumeHandle v, CallContext c) {
-        loop.unmount(v, c);
+        step("unmount", delays, () -> {
+          loop.unmount(v, late(c));
+          return null;
+        });
         maybeHang("unmount");
       }
 
       @Override
       public void detach(VolumeHandle v, CallContext c) {
-        loop.detach(v, c);
+        step("detach", delays, () -> {
+          loop.detach(v, late(c));
+          return null;
+        });
       }
 
       @Override

@@ -1,0 +1,47 @@
+package org.dvdi.core.engine;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.dvdi.core.state.VolumeKey;
+import org.dvdi.core.state.proto.Volume;
+import org.dvdi.spi.host.KernelMounts;
+
+/**
+ * The kernel is the truth about "is it mounted"; dvdi's state is only its memory of intent.
+ * For volumes of providers that mount in this host's mount table (block providers), a volume
+ * is mounted when its host path is on its device: the host path's {@code st_dev} equals the
+ * device's {@code st_rdev} (two stat calls, no parsing of the mount table on the fast path).
+ */
+final class KernelTruth {
+  private KernelTruth() {}
+
+  /** True when {@code v}'s host path is a mount of {@code v}'s device. */
+  static boolean mounted(Volume v) {
+    if (v.getHostPath().isEmpty() || v.getDevice().isEmpty()) {
+      return false;
+    }
+    try {
+      Path host = Path.of(v.getHostPath());
+      Path dev = Path.of(v.getDevice());
+      Object rdev = Files.getAttribute(dev, "unix:rdev");
+      Object mode = Files.getAttribute(dev, "unix:mode");
+      boolean block = (((Integer) mode) & 0170000) == 0060000;
+      if (!block) {
+        // not a block device (a provider that mounts something else): ask the mount table
+        return KernelMounts.read().isMountPoint(host);
+      }
+      Object onDev = Files.getAttribute(host, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+      return ((Number) rdev).longValue() == ((Number) onDev).longValue();
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** The mount at {@code <mount root>/<driver>/<name>} that state does not know, as a record's host path and device. */
+  static Optional<KernelMounts.Mount> untracked(Path mountRoot, VolumeKey key) {
+    return KernelMounts.read().at(mountRoot.resolve(key.driver()).resolve(key.name()));
+  }
+}

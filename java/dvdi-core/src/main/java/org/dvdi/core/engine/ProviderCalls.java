@@ -1,0 +1,179 @@
+package org.dvdi.core.engine;
+
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.config.DvdiConfig.Step;
+import org.dvdi.spi.CallContext;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.ErrorCode;
+import org.dvdi.spi.VolumeProvider;
+
+/**
+ * Provider calls: each with its step's deadline, each driver with its own bounded pool of
+ * threads, so that one provider's slowness never delays another's volumes nor a container
+ * without volumes (those never reach a provider pool).
+ *
+ * <p>A call past its deadline is abandoned, not forgotten: its caller learns TIMEOUT at once
+ * ({@link Op#caller}), but the call's thread keeps the volume's lane until the provider
+ * returns, and then the engine undoes whatever the late call did. Two calls on one volume
+ * therefore never overlap.
+ */
+final class ProviderCalls implements AutoCloseable {
+  /** Grace after a step's deadline before dvdi gives up on the call (the provider's own deadline fires first and says more). */
+  static final Duration GRACE = Duration.ofSeconds(2);
+
+  private final DvdiConfig config;
+  private final Metrics metrics;
+  private final Map<String, ExecutorService> pools = new ConcurrentHashMap<>();
+  private final ScheduledExecutorService timers;
+  private volatile boolean closed;
+
+  ProviderCalls(DvdiConfig config, Metrics metrics) {
+    this.config = config;
+    this.metrics = metrics;
+    this.timers = Executors.newSingleThreadScheduledExecutor(daemon("dvdi-deadline"));
+  }
+
+  static ThreadFactory daemon(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** The pool that runs the lanes (and so the provider calls) of {@code driver}'s volumes. */
+  ExecutorService pool(String driver) {
+    if (closed) {
+      throw DvdiException.internal("dvdi is shutting down", null);
+    }
+    return pools.computeIfAbsent(driver, d -> {
+      java.util.concurrent.ThreadPoolExecutor p = new java.util.concurrent.ThreadPoolExecutor(config.workers(),
+          config.workers(), 60, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), daemon("dvdi-" + d));
+      p.allowCoreThreadTimeOut(true);
+      return p;
+    });
+  }
+
+  ScheduledExecutorService timers() {
+    return timers;
+  }
+
+  /**
+   * One operation on a volume's lane, seen by one caller: the caller's future completes with
+   * TIMEOUT as soon as a call passes its deadline (or the operation waited too long for its
+   * lane), while the lane goes on until the provider has returned.
+   */
+  static final class Op<T> {
+    final CompletableFuture<T> caller = new CompletableFuture<>();
+    private volatile DvdiException abandoned;
+
+    boolean abandon(DvdiException why) {
+      synchronized (this) {
+        if (abandoned == null) {
+          abandoned = why;
+        }
+      }
+      return caller.completeExceptionally(why);
+    }
+
+    /** Why the caller gave up on this operation, or null. */
+    DvdiException abandoned() {
+      return abandoned;
+    }
+  }
+
+  /**
+   * Calls a provider on the current (lane) thread with the step's timeout. Past the deadline
+   * (plus {@link #GRACE}) the operation is abandoned: {@code op}'s caller fails with TIMEOUT and
+   * the thread is interrupted; when the provider returns anyway (with or without success),
+   * this throws that TIMEOUT, so that the engine undoes what the late call did.
+   */
+  <T> T call(VolumeProvider p, Step step, String what, Op<?> op, Function<CallContext, T> body) {
+    Duration timeout = config.timeout(step);
+    CallContext ctx = CallContext.of(timeout, what, config.instanceId());
+    String metric = "provider_" + step.name().toLowerCase(Locale.ROOT);
+    if (op.abandoned() != null) {
+      throw op.abandoned();
+    }
+    Thread me = Thread.currentThread();
+    DvdiException late = DvdiException.timeout(what + " (driver " + p.driver() + ") did not finish within "
+        + timeout.toMillis() + " ms (" + step.key() + "); abandoned: its effect is undone when it ends");
+    boolean[] done = {false};
+    ScheduledFuture<?> timer = timers.schedule(() -> {
+      synchronized (done) {
+        if (done[0]) {
+          return;
+        }
+        metrics.count(metric + "_timeouts");
+        op.abandon(late);
+        me.interrupt();
+      }
+    }, timeout.plus(GRACE).toMillis(), TimeUnit.MILLISECONDS);
+    long start = System.nanoTime();
+    try {
+      T r = body.apply(ctx);
+      metrics.time(metric, start);
+      if (op.abandoned() != null) {
+        throw op.abandoned();
+      }
+      return r;
+    } catch (DvdiException e) {
+      if (op.abandoned() != null) {
+        throw op.abandoned();
+      }
+      metrics.count(metric + "_failures");
+      throw e;
+    } catch (RuntimeException e) {
+      if (op.abandoned() != null) {
+        throw op.abandoned();
+      }
+      metrics.count(metric + "_failures");
+      DvdiException d = DvdiException.wrap(e, what);
+      if (d.getCode() == ErrorCode.INTERNAL) {
+        throw DvdiException.provider(what + " (driver " + p.driver() + "): " + d.getMessage(), e);
+      }
+      throw d;
+    } finally {
+      synchronized (done) {
+        done[0] = true;
+      }
+      timer.cancel(false);
+      Thread.interrupted(); // an interrupt meant for this call ends with it
+      if (op.abandoned() != null) {
+        metrics.count(metric + "_ended_late");
+      }
+    }
+  }
+
+  /** Gives the caller of {@code op} TIMEOUT if the operation has not finished after {@code budget}. */
+  void bound(Op<?> op, Duration budget, String what) {
+    ScheduledFuture<?> t = timers.schedule(() -> {
+      op.abandon(DvdiException.timeout(what + " did not finish within " + budget.toMillis() + " ms (waiting for "
+          + "an earlier step on the same volume, or for a thread of its provider)"));
+    }, budget.toMillis(), TimeUnit.MILLISECONDS);
+    op.caller.whenComplete((r, e) -> t.cancel(false));
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    timers.shutdownNow();
+    for (ExecutorService p : pools.values()) {
+      p.shutdownNow();
+    }
+  }
+}

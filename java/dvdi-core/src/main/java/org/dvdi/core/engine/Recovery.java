@@ -1,0 +1,158 @@
+package org.dvdi.core.engine;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
+import java.util.logging.Logger;
+import org.dvdi.core.engine.Results.CleanupResult;
+import org.dvdi.core.engine.Results.RecoverResult;
+import org.dvdi.core.state.StateView;
+import org.dvdi.core.state.VolumeKey;
+import org.dvdi.core.state.proto.Container;
+import org.dvdi.core.state.proto.Volume;
+import org.dvdi.core.state.proto.VolumeStatus;
+import org.dvdi.core.state.proto.VolumeUse;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.host.KernelMounts;
+
+/**
+ * Recovery after an agent restart. Containers in dvdi's state that the agent neither
+ * recovered ({@code live}) nor knows as orphans are cleaned up, all at once. Volumes are then
+ * reconciled with the kernel, each on its lane and in parallel: interrupted steps finished or
+ * undone, volumes nobody uses released, volumes mounted before a reboot treated as not
+ * mounted, volumes that live containers use but the kernel lost mounted again, and mounts
+ * under the mount root that state does not know adopted (pinned until {@code dvdi release}).
+ */
+final class Recovery {
+  private static final Logger LOG = Logger.getLogger(Recovery.class.getName());
+
+  private final VolumeManager m;
+
+  Recovery(VolumeManager m) {
+    this.m = m;
+  }
+
+  RecoverResult recover(Set<String> live, Set<String> orphans) {
+    List<String> problems = Collections.synchronizedList(new ArrayList<>(m.state.repairs()));
+    StateView view = m.state.freshView();
+    List<String> kept = new ArrayList<>();
+    List<String> gone = new ArrayList<>();
+    for (Container c : view.containers().values()) {
+      String id = c.getId();
+      if (live.contains(id) || orphans.contains(id) || id.startsWith(MountTable.OPERATOR_PREFIX)) {
+        kept.add(id);
+      } else {
+        gone.add(id);
+      }
+    }
+    List<VolumeKey> released = Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<CleanupResult>> cleanups = new ArrayList<>();
+    for (String id : gone) {
+      cleanups.add(m.cleanup(id));
+    }
+    for (CompletableFuture<CleanupResult> f : cleanups) {
+      CleanupResult r = f.join();
+      released.addAll(r.released());
+      problems.addAll(r.failures());
+    }
+    view = m.state.freshView();
+    Map<VolumeKey, List<String>> users = users(view);
+    Predicate<Volume> kernel = m.kernelHas();
+    List<VolumeKey> keptVolumes = new ArrayList<>();
+    List<CompletableFuture<Void>> work = new ArrayList<>();
+    for (Volume v : view.volumes().values()) {
+      VolumeKey key = VolumeKey.of(v);
+      List<String> holders = users.getOrDefault(key, List.of());
+      if (holders.isEmpty() && !v.getPinned()) {
+        work.add(m.lanes.submit(key, () -> m.releaseOrphan(key)).handle((r, e) -> {
+          if (e == null) {
+            if (r) {
+              released.add(key);
+            }
+          } else {
+            problems.add("releasing " + key + ": " + DvdiException.wrap(e, "release"));
+          }
+          return null;
+        }));
+        continue;
+      }
+      boolean lost = !MountTable.mountedThisBoot(v, m.bootId) || !kernel.test(v);
+      if (lost && !v.getPinned()) {
+        work.add(m.lanes.submit(key, () -> {
+          m.remount(key);
+          return null;
+        }).handle((x, e) -> {
+          if (e != null) {
+            problems.add("mounting " + key + " again for " + holders + ": " + DvdiException.wrap(e, "remount"));
+          }
+          return null;
+        }));
+      }
+      keptVolumes.add(key);
+    }
+    for (CompletableFuture<Void> w : work) {
+      w.join();
+    }
+    List<VolumeKey> adopted = adopt();
+    m.startReaper();
+    RecoverResult r = new RecoverResult(kept, gone, keptVolumes, new ArrayList<>(released), adopted, new ArrayList<>(problems));
+    LOG.info("recovered: kept containers " + r.keptContainers().size() + ", released containers " + r.releasedContainers()
+        + ", kept volumes " + r.keptVolumes().size() + ", released volumes " + r.releasedVolumes() + ", adopted "
+        + r.adoptedVolumes() + (r.problems().isEmpty() ? "" : ", problems " + r.problems()));
+    return r;
+  }
+
+  /** Holders of each volume, computed once (a view may hold thousands of containers). */
+  static Map<VolumeKey, List<String>> users(StateView view) {
+    Map<VolumeKey, List<String>> out = new HashMap<>();
+    for (Container c : view.containers().values()) {
+      for (VolumeUse u : c.getUsesList()) {
+        if (u.getAcquired()) {
+          out.computeIfAbsent(VolumeKey.of(u), k -> new ArrayList<>()).add(c.getId());
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Mounts under {@code <mount root>/<driver>/<name>} that state does not know: kept, pinned. */
+  private List<VolumeKey> adopt() {
+    Path root = m.config.mountRoot();
+    List<KernelMounts.Mount> found = new ArrayList<>();
+    for (KernelMounts.Mount mt : KernelMounts.read().under(root)) {
+      if (root.relativize(Path.of(mt.mountPoint())).getNameCount() == 2) {
+        found.add(mt);
+      }
+    }
+    if (found.isEmpty()) {
+      return List.of();
+    }
+    List<VolumeKey> adopted = m.state.mutate((view, ch) -> {
+      List<VolumeKey> out = new ArrayList<>();
+      for (KernelMounts.Mount mt : found) {
+        Path rel = root.relativize(Path.of(mt.mountPoint()));
+        VolumeKey key = new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString());
+        if (!out.contains(key) && MountTable.adopt(view, ch, key, mt.mountPoint(), mt.source(), m.actor())) {
+          out.add(key);
+        }
+      }
+      return out;
+    });
+    for (VolumeKey key : adopted) {
+      LOG.warning("adopted " + key + ": mounted under " + root + " but not in dvdi state; kept until an operator runs "
+          + "`dvdi release " + key + "`");
+    }
+    return adopted;
+  }
+
+  /** For the reaper and tests: volumes whose step is in flight. */
+  static boolean inFlight(Volume v) {
+    return v.getStatus() == VolumeStatus.ATTACHING || v.getStatus() == VolumeStatus.RELEASING;
+  }
+}
