@@ -124,8 +124,11 @@ final class ProviderCalls implements AutoCloseable {
       }
     }, timeout.plus(GRACE).toMillis(), TimeUnit.MILLISECONDS);
     long start = System.nanoTime();
+    String point = "call." + step.name().toLowerCase(Locale.ROOT);
     try {
+      CrashPoints.reached(point + ".started");
       T r = body.apply(ctx);
+      CrashPoints.reached(point + ".done");
       metrics.time(metric, start);
       if (op.abandoned() != null) {
         throw op.abandoned();

@@ -61,6 +61,7 @@ final class Recovery {
       released.addAll(r.released());
       problems.addAll(r.failures());
     }
+    CrashPoints.reached("recover.containers-cleaned");
     view = m.state.freshView();
     Map<VolumeKey, List<String>> users = users(view);
     Predicate<Volume> kernel = m.kernelHas();
@@ -99,6 +100,7 @@ final class Recovery {
     for (CompletableFuture<Void> w : work) {
       w.join();
     }
+    CrashPoints.reached("recover.volumes-reconciled");
     List<VolumeKey> adopted = adopt();
     m.startReaper();
     RecoverResult r = new RecoverResult(kept, gone, keptVolumes, new ArrayList<>(released), adopted, new ArrayList<>(problems));

@@ -226,6 +226,7 @@ public final class VolumeManager implements AutoCloseable {
     String cid = req.containerId();
     Predicate<Volume> kernel = kernelHas();
     Map<VolumeKey, String> fast = state.mutate((view, ch) -> MountTable.beginPrepare(view, ch, req, targets, kernel, actor()));
+    CrashPoints.reached("prepare.container-recorded");
     if (fast != null) {
       try {
         for (VolumeRequest v : req.volumes()) {
@@ -263,6 +264,7 @@ public final class VolumeManager implements AutoCloseable {
             MountTable.prepared(view, ch, cid);
             return null;
           });
+          CrashPoints.reached("prepare.ready");
           return CompletableFuture.completedFuture(result(req, targets, MountTable.hostPaths(req, state.view()), false));
         } catch (RuntimeException e) {
           err = e;
@@ -320,6 +322,7 @@ public final class VolumeManager implements AutoCloseable {
     if (a == Acquire.HELD) {
       return true;
     }
+    CrashPoints.reached("prepare.intent-written");
     VolumeProvider p = providers.get(v.driver());
     try {
       Optional<VolumeInfo> info = calls.call(p, Step.INSPECT, "inspect " + key, op, ctx -> p.inspect(v.name(), ctx));
@@ -335,6 +338,7 @@ public final class VolumeManager implements AutoCloseable {
         MountTable.acquired(view, ch, cid, mounted);
         return null;
       });
+      CrashPoints.reached("prepare.outcome-written");
       LOG.info("mounted " + key + " at " + mounted.getHostPath() + " for container " + cid);
       return false;
     } catch (RuntimeException e) {
@@ -436,6 +440,7 @@ public final class VolumeManager implements AutoCloseable {
 
   private CompletableFuture<CleanupResult> cleanupStart(String cid) {
     List<VolumeKey> toRelease = state.mutate((view, ch) -> MountTable.beginCleanup(view, ch, cid, actor()));
+    CrashPoints.reached("cleanup.begun");
     if (toRelease == null) {
       return CompletableFuture.completedFuture(new CleanupResult(cid, false, List.of(), List.of()));
     }
@@ -471,6 +476,7 @@ public final class VolumeManager implements AutoCloseable {
         MountTable.forgetContainer(view, ch, cid);
         return null;
       });
+      CrashPoints.reached("cleanup.forgotten");
       if (!failures.isEmpty()) {
         LOG.warning("cleanup of container " + cid + ": could not release " + failures + "; retrying with backoff from "
             + config.retryInterval().toMillis() + " ms (see `dvdi mounts`)");
@@ -504,6 +510,7 @@ public final class VolumeManager implements AutoCloseable {
 
   /** Unmounts and detaches a volume whose RELEASING intent is written; forgets it after. */
   void release(VolumeKey key, Volume v, Op<?> op) {
+    CrashPoints.reached("release.intent-written");
     long start = System.nanoTime();
     try {
       VolumeProvider p = providers.get(key.driver());
@@ -516,6 +523,7 @@ public final class VolumeManager implements AutoCloseable {
       MountTable.released(view, ch, key);
       return null;
     });
+    CrashPoints.reached("release.outcome-written");
     metrics.time("release", start);
     LOG.info("released " + key + " (unmounted" + (v.getDevice().isEmpty() ? "" : ", " + v.getDevice() + " detached") + ")");
   }
