@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -57,6 +58,7 @@ public final class StateStore implements AutoCloseable {
   private Object knownJournalKey;
   private long knownJournalSize = -1;
   private boolean dirty = true;
+  private volatile boolean damaged;
 
   private StateStore(Path dir, String writer, Duration lockTimeout) {
     this.dir = dir;
@@ -66,8 +68,10 @@ public final class StateStore implements AutoCloseable {
 
   /**
    * Opens the state directory for writing (creating it), reads it, and repairs what a crash
-   * left: a torn journal tail is dropped, a damaged file is moved aside (kept for forensics)
-   * and reported in {@link #repairs()}.
+   * left: a torn journal tail is dropped; a damaged file is kept aside for forensics (a damaged
+   * snapshot or journal header moved, a journal damaged in the middle copied) before the files
+   * are rewritten from what still reads, and reported in {@link #repairs()} and
+   * {@link #damaged()}. State written by a newer dvdi is refused (thrown), untouched.
    */
   public static StateStore open(Path dir, String writer, Duration lockTimeout) {
     StateStore s = new StateStore(dir, writer, lockTimeout);
@@ -85,23 +89,47 @@ public final class StateStore implements AutoCloseable {
     return s;
   }
 
-  /** A consistent read of a state directory without writing (the CLI's view while the agent runs). */
+  /**
+   * A consistent read of a state directory without writing (the CLI's view while the agent
+   * runs). Never throws for what is in the files: damage is described in the problems, and
+   * state written by a newer dvdi gives an empty view with {@link ReadResult#refused()}.
+   */
   public static ReadResult read(Path dir, Duration lockTimeout) {
     if (!Files.isDirectory(dir)) {
-      return new ReadResult(StateView.mutableEmpty().copy(), List.of(), false);
+      return new ReadResult(StateView.mutableEmpty().copy(), List.of(), false, false, 0);
     }
     StateFiles.Loaded l;
     try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), true, lockTimeout, "the dvdi state lock")) {
       l = StateFiles.read(dir);
     }
+    if (l.newerFormat != null) {
+      return new ReadResult(StateView.mutableEmpty().copy(), List.of(l.newerFormat), true, false, l.newerFormatVersion);
+    }
     StateView v = StateView.mutableEmpty();
     List<String> problems = new ArrayList<>();
-    build(l, v, problems);
-    return new ReadResult(v.copy(), problems, true);
+    Path j = dir.resolve(StateFiles.JOURNAL);
+    build(l, v, problems, "the file is left as it is at " + j + " (the next dvdi that writes state keeps a copy as "
+        + j + StateFiles.DAMAGED_INFIX + "<time>)");
+    return new ReadResult(v.copy(), problems, true, l.damaged(), 0);
   }
 
-  /** What {@link #read} found. */
-  public record ReadResult(StateView view, List<String> problems, boolean exists) {}
+  /**
+   * What {@link #read} found.
+   *
+   * @param view the table (empty when refused)
+   * @param problems what is wrong with the files, each a sentence for an operator
+   * @param exists the state directory exists
+   * @param damaged something acknowledged may be missing from the view (a damaged file or
+   *     journal record): the kernel's mount table is the truth for what is mounted
+   * @param newerFormat the format of state written by a newer dvdi, which this one does not
+   *     read (the view is empty), or 0
+   */
+  public record ReadResult(StateView view, List<String> problems, boolean exists, boolean damaged, long newerFormat) {
+    /** The state was written by a newer dvdi: nothing was read, and nothing may be changed. */
+    public boolean refused() {
+      return newerFormat != 0;
+    }
+  }
 
   public Path dir() {
     return dir;
@@ -112,6 +140,16 @@ public final class StateStore implements AutoCloseable {
     synchronized (repairs) {
       return List.copyOf(repairs);
     }
+  }
+
+  /**
+   * Whether opening or a re-read found damage (a damaged snapshot, journal header or journal
+   * record, not a torn tail): acknowledged changes may be missing from the table, so what is
+   * mounted must be taken from the kernel's mount table. Stays true for this store's life;
+   * {@link #repairs()} says what happened.
+   */
+  public boolean damaged() {
+    return damaged;
   }
 
   /** A consistent, unmodifiable copy of the table as this process last knew it. */
@@ -169,25 +207,34 @@ public final class StateStore implements AutoCloseable {
 
   private void reload() {
     StateFiles.Loaded l = StateFiles.read(dir);
+    if (l.newerFormat != null) {
+      throw DvdiException.internal(l.newerFormat, null);
+    }
+    if (l.snapshotProblem != null) {
+      moveAside(StateFiles.SNAPSHOT, l.snapshotProblem);
+    }
+    String journalEvidence = null;
+    if (l.journalProblem != null) {
+      journalEvidence = moveAside(StateFiles.JOURNAL, l.journalProblem);
+    } else if (!l.journalDamage.isEmpty()) {
+      journalEvidence = copyAside(StateFiles.JOURNAL); // before compaction rewrites it
+    }
     List<String> problems = new ArrayList<>();
     synchronized (table) {
       table.clear();
-      build(l, table, problems);
+      build(l, table, problems, journalEvidence);
+    }
+    if (l.damaged()) {
+      damaged = true;
     }
     lastSequence = Math.max(l.snapshot.getLastSequence(), l.records.isEmpty() ? 0 : l.records.get(l.records.size() - 1).getSequence());
     generation = l.snapshot.getGeneration();
     recordsSinceCompaction = l.records.size();
-    if (l.snapshotProblem != null) {
-      moveAside(StateFiles.SNAPSHOT, l.snapshotProblem);
-    }
-    if (l.journalProblem != null) {
-      moveAside(StateFiles.JOURNAL, l.journalProblem);
-    }
     for (String p : problems) {
       note(p);
     }
     boolean journalOk = l.journalProblem == null && l.journalGeneration >= 0
-        && l.journalTail == null;
+        && l.journalTail == null && l.journalDamage.isEmpty();
     if (!journalOk || l.snapshotProblem != null) {
       compact(); // rewrites both files from the table: no append ever follows garbage
     } else {
@@ -197,7 +244,8 @@ public final class StateStore implements AutoCloseable {
     dirty = false;
   }
 
-  private static void build(StateFiles.Loaded l, StateView into, List<String> problems) {
+  /** Fills {@code into} from what was read; {@code journalEvidence} says where a damaged journal is kept. */
+  private static void build(StateFiles.Loaded l, StateView into, List<String> problems, String journalEvidence) {
     if (l.snapshotProblem != null) {
       problems.add("state snapshot damaged: " + l.snapshotProblem
           + "; continuing from the journal and the kernel's mount table");
@@ -211,6 +259,9 @@ public final class StateStore implements AutoCloseable {
     }
     if (l.journalProblem != null) {
       problems.add("state journal damaged: " + l.journalProblem);
+    }
+    for (StateFiles.Damage d : l.journalDamage) {
+      problems.add(d.describe() + "; " + journalEvidence);
     }
     if (l.journalTail != null) {
       problems.add("state journal ended in " + l.journalTail + " (a write cut short by a crash; it was never acted on)");
@@ -230,17 +281,46 @@ public final class StateStore implements AutoCloseable {
     repairs.add(problem);
   }
 
-  private void moveAside(String file, String why) {
+  /** Moves a damaged file aside; returns where it is now, for the report. */
+  private String moveAside(String file, String why) {
     Path p = dir.resolve(file);
-    Path aside = dir.resolve(file + ".damaged-" + System.currentTimeMillis());
+    Path aside = asideName(file);
     try {
       Files.move(p, aside, StandardCopyOption.ATOMIC_MOVE);
       note("moved damaged " + p + " to " + aside + " (" + why + ")");
+      return "the damaged file is kept at " + aside;
     } catch (NoSuchFileException e) {
-      // gone already
+      return "the damaged file is gone";
     } catch (IOException e) {
       note("could not move damaged " + p + " aside: " + e.getMessage());
+      return "the damaged file could not be kept (" + e.getMessage() + ")";
     }
+  }
+
+  /** Keeps a durable copy of a damaged file that is about to be rewritten; returns where, for the report. */
+  private String copyAside(String file) {
+    Path p = dir.resolve(file);
+    Path aside = asideName(file);
+    try {
+      Files.copy(p, aside);
+      try (FileChannel c = FileChannel.open(aside, StandardOpenOption.WRITE)) {
+        c.force(true);
+      }
+      AtomicFiles.syncDirectory(dir);
+      return "the damaged file is kept at " + aside;
+    } catch (IOException e) {
+      return "the damaged file could not be kept (copying " + p + " to " + aside + ": " + e.getMessage() + ")";
+    }
+  }
+
+  /** {@code <file>.damaged-<time>}, with a counter when that name is taken (two in one millisecond). */
+  private Path asideName(String file) {
+    String base = file + StateFiles.DAMAGED_INFIX + System.currentTimeMillis();
+    Path aside = dir.resolve(base);
+    for (int n = 2; Files.exists(aside, LinkOption.NOFOLLOW_LINKS); n++) {
+      aside = dir.resolve(base + "-" + n);
+    }
+    return aside;
   }
 
   private void append(List<Change> list) {
