@@ -102,6 +102,11 @@ final class Recovery {
     }
     CrashPoints.reached("recover.volumes-reconciled");
     List<VolumeKey> adopted = adopt();
+    if (m.state.damaged()) {
+      problems.add("dvdi state was damaged (" + m.state.repairs().size() + " repairs above): volumes were reconciled "
+          + "with the kernel's mount table (mounted again for live containers, released when unused, adopted when "
+          + "state lost them)");
+    }
     m.startReaper();
     RecoverResult r = new RecoverResult(kept, gone, keptVolumes, new ArrayList<>(released), adopted, new ArrayList<>(problems));
     LOG.info("recovered: kept containers " + r.keptContainers().size() + ", released containers " + r.releasedContainers()

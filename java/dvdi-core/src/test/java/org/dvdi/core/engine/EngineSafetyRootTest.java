@@ -250,4 +250,42 @@ class EngineSafetyRootTest {
     assertFalse(KernelMounts.read().isMountPoint(host), "unmounted");
     assertFalse(attachedFrom("pool"), "and its loop device detached: " + LeakCheck.loops());
   }
+
+  @Test
+  void finding9_afterJournalDamageTheNextTaskStillGetsItsVolume() throws Exception {
+    open();
+    VolumeManager m = dvdi.manager();
+    for (int i = 0; i < 3; i++) {
+      m.prepare(t.request("w" + i, Map.of("DVDI_VOLUME_NAME", "v", "DVDI_VOLUME_NAME1", "o" + i))).join();
+      m.cleanup("w" + i).join();
+    }
+    dvdi.close();
+    dvdi = null;
+    Path journal = t.stateDir.resolve("state.journal");
+    byte[] good = Files.readAllBytes(journal);
+    byte[] snapshot = Files.readAllBytes(t.stateDir.resolve("state.snapshot"));
+    for (int k = 1; k <= 9; k++) {
+      int at = good.length * k / 10;
+      try (java.util.stream.Stream<Path> files = Files.list(t.stateDir)) {
+        for (Path f : files.toList()) {
+          Files.delete(f);
+        }
+      }
+      Files.write(t.stateDir.resolve("state.snapshot"), snapshot);
+      byte[] bad = good.clone();
+      bad[at] ^= 0x5a;
+      Files.write(journal, bad);
+      open(); // no recovery: as in a running agent that re-reads the damaged journal
+      Results.PrepareResult r = dvdi.manager().prepare(t.request("next" + k, Map.of("DVDI_VOLUME_NAME", "v",
+          "DVDI_VOLUME_CONTAINERPATH", "data"))).join();
+      Path bound = Path.of(r.binds().get(0).source());
+      assertTrue(KernelMounts.read().isMountPoint(bound), "byte " + at + " flipped: the next task's bind source is the volume");
+      dvdi.manager().cleanup("next" + k).join();
+      assertTrue(KernelMounts.read().under(t.mountRoot).isEmpty(), "byte " + at + ": nothing left mounted");
+      assertFalse(attachedFrom("pool"), "byte " + at + ": nothing left attached");
+      dvdi.close();
+      dvdi = null;
+    }
+    open();
+  }
 }
