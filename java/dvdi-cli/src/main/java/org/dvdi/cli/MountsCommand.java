@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.engine.OperatorActions;
 import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.StateView;
 import org.dvdi.core.state.VolumeKey;
@@ -16,6 +17,9 @@ import picocli.CommandLine.ParentCommand;
 /** The mount table: every volume this host has, who uses it, since when. */
 @Command(name = "mounts", description = "Show the mount table: driver, name, status, host path, device, refs, containers, since.")
 final class MountsCommand implements Callable<Integer> {
+  /** Status shown for a mount under the mount root that state does not know (release it with `dvdi release`). */
+  static final String UNTRACKED = "untracked";
+
   @ParentCommand
   Main main;
 
@@ -33,6 +37,13 @@ final class MountsCommand implements Callable<Integer> {
       for (Volume vol : v.volumes().values()) {
         vols.add(Json.volume(vol, v));
       }
+      ArrayNode untracked = root.putArray("untracked");
+      for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v)) {
+        ObjectNode u = untracked.addObject();
+        u.put("driver", k.driver());
+        u.put("name", k.name());
+        u.put("host_path", c.mountRoot().resolve(k.driver()).resolve(k.name()).toString());
+      }
       r.problems().forEach(root.putArray("problems")::add);
       Output.json(out, root);
       return ExitCodes.OK;
@@ -42,6 +53,10 @@ final class MountsCommand implements Callable<Integer> {
       List<String> users = v.users(VolumeKey.of(vol));
       rows.add(List.of(vol.getDriver(), vol.getName(), Json.status(vol), dash(vol.getHostPath()), dash(vol.getDevice()),
           Integer.toString(users.size()), users.isEmpty() ? "-" : String.join(",", users), Main.time(vol.getSinceMs())));
+    }
+    for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v)) {
+      rows.add(List.of(k.driver(), k.name(), UNTRACKED, c.mountRoot().resolve(k.driver()).resolve(k.name()).toString(), "-", "-",
+          "-", "-"));
     }
     Output.table(out, List.of("DRIVER", "NAME", "STATUS", "HOST PATH", "DEVICE", "REFS", "CONTAINERS", "SINCE"), rows,
         main.noHeaders);

@@ -2,6 +2,9 @@ package org.dvdi.cli;
 
 import java.util.concurrent.Callable;
 import org.dvdi.core.Dvdi;
+import org.dvdi.core.engine.OperatorActions;
+import org.dvdi.core.engine.ProviderRegistry;
+import org.dvdi.core.state.StateStore;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.engine.Results;
@@ -66,7 +69,17 @@ final class OperatorCommands {
     @Override
     public Integer call() {
       VolumeKey key = checked(main, volume);
-      try (Dvdi d = main.openForChange(main.config())) {
+      DvdiConfig c = main.config();
+      StateStore.ReadResult state = main.readState(c);
+      if (state.refused()) {
+        state.problems().forEach(p -> main.spec.commandLine().getErr().println("warning: " + p));
+        try (ProviderRegistry providers = Main.providers(c)) {
+          OperatorActions.releaseWithoutState(c, providers, key);
+        }
+        main.spec.commandLine().getOut().println("unmounted and released " + key + " (dvdi state left untouched)");
+        return ExitCodes.OK;
+      }
+      try (Dvdi d = main.openForChange(c)) {
         Results.CleanupResult r = d.manager().operatorUnmount(key).join();
         if (!r.known()) {
           main.spec.commandLine().getErr().println("dvdi VOLUME_NOT_FOUND: " + key + " is not mounted by an operator");

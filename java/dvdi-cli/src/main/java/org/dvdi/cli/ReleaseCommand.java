@@ -2,13 +2,21 @@ package org.dvdi.cli;
 
 import java.util.concurrent.Callable;
 import org.dvdi.core.Dvdi;
+import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.engine.OperatorActions;
+import org.dvdi.core.engine.ProviderRegistry;
+import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.VolumeKey;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
-/** Releases an orphaned volume safely: unmount and detach, through the state lock the agent respects. */
+/**
+ * Releases an orphaned volume safely: unmount and detach, through the state lock the agent
+ * respects; also a mount state lost, and, when state is refused (a newer dvdi wrote it), without
+ * touching state.
+ */
 @Command(name = "release", description = "Unmount and detach a volume no container uses (orphaned, adopted, failed "
     + "to release); refused while containers use it, unless --force.")
 final class ReleaseCommand implements Callable<Integer> {
@@ -24,7 +32,18 @@ final class ReleaseCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     VolumeKey key = Main.volume(main.spec.commandLine(), volume);
-    try (Dvdi d = main.openForChange(main.config())) {
+    DvdiConfig c = main.config();
+    StateStore.ReadResult state = main.readState(c);
+    if (state.refused()) {
+      // State a newer dvdi wrote is left untouched; the mount is released all the same.
+      state.problems().forEach(p -> main.spec.commandLine().getErr().println("warning: " + p));
+      try (ProviderRegistry providers = Main.providers(c)) {
+        OperatorActions.releaseWithoutState(c, providers, key);
+      }
+      main.spec.commandLine().getOut().println("released " + key + " (dvdi state left untouched)");
+      return ExitCodes.OK;
+    }
+    try (Dvdi d = main.openForChange(c)) {
       d.manager().operatorRelease(key, force).join();
     }
     main.spec.commandLine().getOut().println("released " + key);

@@ -1,5 +1,7 @@
 package org.dvdi.core.engine;
 
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -10,7 +12,13 @@ import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
+import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.config.DvdiConfig.Step;
+import org.dvdi.core.state.StateView;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeOptions;
+import org.dvdi.spi.VolumeProvider;
 import org.dvdi.spi.host.KernelMounts;
 
 /**
@@ -19,7 +27,7 @@ import org.dvdi.spi.host.KernelMounts;
  * {@code operator:<driver>/<name>}; a release also frees what state lost (a mount under the
  * mount root that state does not know), after checking that nobody uses it.
  */
-final class OperatorActions {
+public final class OperatorActions {
   private final VolumeManager m;
 
   OperatorActions(VolumeManager m) {
@@ -65,5 +73,47 @@ final class OperatorActions {
       m.release(key, rel, new Op<>());
       return null;
     });
+  }
+
+  /** Mounts at {@code <mount root>/<driver>/<name>} that {@code view} does not know. */
+  public static List<VolumeKey> untracked(Path mountRoot, StateView view) {
+    List<VolumeKey> out = new ArrayList<>();
+    for (KernelMounts.Mount mt : KernelMounts.read().under(mountRoot)) {
+      Path rel = mountRoot.relativize(Path.of(mt.mountPoint()));
+      if (rel.getNameCount() == 2) {
+        VolumeKey key = new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString());
+        if (view.volume(key) == null && !out.contains(key)) {
+          out.add(key);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Releases a mount under the mount root while state cannot be written (state from a newer
+   * dvdi is refused and left untouched): unmount and detach through its provider, each with
+   * its step's timeout. The provider's own checks still apply (a device mounted anywhere else,
+   * in any mount namespace, is not detached).
+   */
+  public static void releaseWithoutState(DvdiConfig config, ProviderRegistry providers, VolumeKey key) {
+    Optional<KernelMounts.Mount> mt = KernelTruth.untracked(config.mountRoot(), key);
+    if (mt.isEmpty()) {
+      throw DvdiException.notFound("nothing is mounted at " + config.mountRoot().resolve(key.driver()).resolve(key.name()));
+    }
+    VolumeProvider p = providers.get(key.driver());
+    VolumeHandle h = new VolumeHandle(key.name(), VolumeOptions.EMPTY, mt.get().mountPoint(), mt.get().source(),
+        java.util.Map.of());
+    try (ProviderCalls calls = new ProviderCalls(config, new Metrics())) {
+      Op<Void> op = new Op<>();
+      calls.call(p, Step.UNMOUNT, "unmount " + key, op, ctx -> {
+        p.unmount(h, ctx);
+        return null;
+      });
+      calls.call(p, Step.DETACH, "detach " + key, op, ctx -> {
+        p.detach(h, ctx);
+        return null;
+      });
+    }
   }
 }
