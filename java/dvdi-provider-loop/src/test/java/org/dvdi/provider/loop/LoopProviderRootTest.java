@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.CallContext;
@@ -99,6 +100,21 @@ class LoopProviderRootTest {
     p.unmount(h, ctx());
     p.detach(h, ctx());
     p.remove("fmt", ctx());
+  }
+
+  @Test
+  void finding8_blockVolumesAreMountedNosuidNodev() {
+    VolumeProvider p = new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, "h", Map.of()));
+    VolumeOptions o = opts("size", "32MiB");
+    p.create("opts", o, ctx());
+    Attachment a = p.attach("opts", o, ctx());
+    MountedVolume mv = p.mount("opts", o, a, ctx());
+    List<String> options = List.of(KernelMounts.read().at(Path.of(mv.hostPath())).orElseThrow().options().split(","));
+    assertTrue(options.contains("nosuid") && options.contains("nodev"), "mount options: " + options);
+    VolumeHandle h = new VolumeHandle("opts", o, mv.hostPath(), mv.device(), mv.providerData());
+    p.unmount(h, ctx());
+    p.detach(h, ctx());
+    p.remove("opts", ctx());
   }
 
   @Test

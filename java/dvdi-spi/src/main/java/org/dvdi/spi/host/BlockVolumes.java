@@ -20,7 +20,7 @@ import org.dvdi.spi.VolumeOptions;
 
 /**
  * What happens after a block device appears on this host, shared by every block provider
- * (loop, EBS): find its filesystem, make one when there is none (or when
+ * (loop, EBS): find its signatures, make a filesystem only when it has none (or when
  * {@code overwritefs=true}), mount it, and later unmount it. All steps are idempotent.
  */
 public final class BlockVolumes {
@@ -44,10 +44,18 @@ public final class BlockVolumes {
   /** Provider data key: set to "true" when this mount made a new filesystem. */
   public static final String DATA_FORMATTED = "formatted";
 
+  /**
+   * Mount options of every block volume: a volume's content is the task's (or another
+   * host's), so its setuid binaries and device nodes must not act on this host.
+   */
+  public static final String MOUNT_OPTIONS = "nosuid,nodev";
+
   private final Commands commands;
+  private final DeviceSignatures signatures;
 
   public BlockVolumes(Commands commands) {
     this.commands = commands;
+    this.signatures = new DeviceSignatures(commands);
   }
 
   /** Checks {@code newfstype} and {@code overwritefs} before anything is done. */
@@ -67,24 +75,15 @@ public final class BlockVolumes {
     }
   }
 
-  /** The filesystem type on {@code device}, or empty when it has none. */
-  public Optional<String> detectFilesystem(String device, CallContext ctx) {
-    Commands.Result r = commands.run(List.of("blkid", "-p", "-u", "filesystem", "-o", "value", "-s", "TYPE", device), ctx);
-    if (r.exitCode() == 2) {
-      return Optional.empty(); // blkid: nothing found
-    }
-    if (!r.ok()) {
-      throw DvdiException.provider("cannot probe " + device + " for a filesystem: blkid exited "
-          + r.exitCode() + ": " + r.diagnostics());
-    }
-    String t = r.stdout().strip();
-    return t.isEmpty() ? Optional.empty() : Optional.of(t);
-  }
-
   /**
-   * Mounts {@code device} at {@code target}, making a filesystem first if it has none or if
-   * {@code overwritefs=true}. Returns the mounted volume; its provider data says whether a
-   * filesystem was made ({@link #DATA_FORMATTED}).
+   * Mounts {@code device} at {@code target} (nosuid, nodev), making a filesystem first when
+   * the device carries no signature at all, or when {@code overwritefs=true} (then every
+   * signature is wiped first, with a warning naming them). A device with any other signature
+   * (a partition table, a crypto header, a RAID member, swap, a filesystem beside another
+   * signature) is refused with INVALID_REQUEST naming what it carries: retrying cannot help,
+   * and formatting it would destroy data. A device that cannot be probed is PROVIDER_FAILURE.
+   * Returns the mounted volume; its provider data says whether a filesystem was made
+   * ({@link #DATA_FORMATTED}).
    */
   public MountedVolume mountDevice(String device, Path target, VolumeOptions options, CallContext ctx) {
     String dev = canonical(device);
@@ -98,12 +97,21 @@ public final class BlockVolumes {
     }
     boolean overwrite = options.getBoolean(OPT_OVERWRITEFS, false);
     String wanted = options.get(OPT_NEWFSTYPE).orElse(DEFAULT_FS);
-    Optional<String> fs = detectFilesystem(dev, ctx);
+    DeviceSignatures.Probe probe = signatures.probe(dev, ctx);
+    Optional<String> fs = overwrite ? Optional.empty() : probe.filesystem();
     boolean formatted = false;
-    if (fs.isEmpty() || overwrite) {
-      if (overwrite && fs.isPresent()) {
-        LOG.warning(ctx.operation() + ": overwritefs=true: replacing the " + fs.get()
-            + " filesystem on " + dev + " with a new " + wanted + " filesystem");
+    if (fs.isEmpty()) {
+      if (!probe.blank()) {
+        if (!overwrite) {
+          throw DvdiException.invalid(dev + " has " + probe.describe() + "; refusing to "
+              + (probe.hasFilesystem() ? "mount it or to " : "") + "make a filesystem on it: dvdi formats only a"
+              + " device with no signature at all. To destroy what is on it, ask for " + OPT_OVERWRITEFS
+              + "=true (where the operator allows it) or wipe it yourself (wipefs --all " + dev + ")");
+        }
+        LOG.warning(ctx.operation() + ": " + OPT_OVERWRITEFS + "=true: wiping " + probe.describe() + " on " + dev
+            + " and making a new " + wanted + " filesystem (the data on it is destroyed)");
+        commands.check(List.of("wipefs", "--all", dev), ctx, "wiping the signatures on " + dev + " (" + OPT_OVERWRITEFS
+            + "=true)");
       }
       List<String> mkfs = new java.util.ArrayList<>(MKFS.getOrDefault(wanted, MKFS.get(DEFAULT_FS)));
       mkfs.add(dev);
@@ -116,7 +124,7 @@ public final class BlockVolumes {
     } catch (IOException e) {
       throw DvdiException.provider("cannot create mount point " + target + ": " + e.getMessage(), e);
     }
-    commands.check(List.of("mount", "-t", fs.get(), dev, target.toString()), ctx,
+    commands.check(List.of("mount", "-t", fs.get(), "-o", MOUNT_OPTIONS, dev, target.toString()), ctx,
         "mounting " + dev + " at " + target);
     return new MountedVolume(target.toString(), dev, Map.of(DATA_FORMATTED, Boolean.toString(formatted)));
   }
