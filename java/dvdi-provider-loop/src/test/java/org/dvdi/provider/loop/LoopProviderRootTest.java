@@ -41,6 +41,19 @@ class LoopProviderRootTest {
     return new VolumeOptions(m, "DVDI_VOLUME_OPTS");
   }
 
+  /** A loop provider on this test's pool, as agent {@code instance}. */
+  static VolumeProvider loop(Path tmp, String instance, Map<String, String> settings) {
+    return new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, instance, settings));
+  }
+
+  /** Creates, attaches and mounts {@code name}; returns the handle that unmounts and detaches it. */
+  static VolumeHandle mounted(VolumeProvider p, String name, VolumeOptions o) {
+    p.create(name, o, ctx());
+    Attachment att = p.attach(name, o, ctx());
+    MountedVolume mv = p.mount(name, o, att, ctx());
+    return new VolumeHandle(name, o, mv.hostPath(), mv.device(), mv.providerData());
+  }
+
   @Test
   void secondHolderIsRefusedUnlessPreempt() throws Exception {
     VolumeProvider a = new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, "agent-a", Map.of()));
@@ -104,14 +117,10 @@ class LoopProviderRootTest {
 
   @Test
   void finding8_blockVolumesAreMountedNosuidNodev() {
-    VolumeProvider p = new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, "h", Map.of()));
-    VolumeOptions o = opts("size", "32MiB");
-    p.create("opts", o, ctx());
-    Attachment a = p.attach("opts", o, ctx());
-    MountedVolume mv = p.mount("opts", o, a, ctx());
-    List<String> options = List.of(KernelMounts.read().at(Path.of(mv.hostPath())).orElseThrow().options().split(","));
+    VolumeProvider p = loop(tmp, "h", Map.of());
+    VolumeHandle h = mounted(p, "opts", opts("size", "32MiB"));
+    List<String> options = List.of(KernelMounts.read().at(Path.of(h.hostPath())).orElseThrow().options().split(","));
     assertTrue(options.contains("nosuid") && options.contains("nodev"), "mount options: " + options);
-    VolumeHandle h = new VolumeHandle("opts", o, mv.hostPath(), mv.device(), mv.providerData());
     p.unmount(h, ctx());
     p.detach(h, ctx());
     p.remove("opts", ctx());

@@ -5,12 +5,14 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.logging.Logger;
+import java.util.stream.Collectors;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
@@ -49,6 +51,9 @@ public final class BlockVolumes {
    * host's), so its setuid binaries and device nodes must not act on this host.
    */
   public static final String MOUNT_OPTIONS = "nosuid,nodev";
+
+  /** How many processes of another mount namespace a VOLUME_BUSY message names. */
+  private static final int MAX_PIDS_NAMED = 5;
 
   private final Commands commands;
   private final DeviceSignatures signatures;
@@ -113,7 +118,7 @@ public final class BlockVolumes {
         commands.check(List.of("wipefs", "--all", dev), ctx, "wiping the signatures on " + dev + " (" + OPT_OVERWRITEFS
             + "=true)");
       }
-      List<String> mkfs = new java.util.ArrayList<>(MKFS.getOrDefault(wanted, MKFS.get(DEFAULT_FS)));
+      List<String> mkfs = new ArrayList<>(MKFS.getOrDefault(wanted, MKFS.get(DEFAULT_FS)));
       mkfs.add(dev);
       commands.check(mkfs, ctx, "making a " + wanted + " filesystem on " + dev);
       fs = Optional.of(wanted);
@@ -175,6 +180,37 @@ public final class BlockVolumes {
     } catch (IOException e) {
       LOG.warning(ctx.operation() + ": could not remove mount point " + target + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * Fails with VOLUME_BUSY while {@code device} (or a partition of it) is mounted in any mount
+   * namespace on this host: dvdi's own (the volume is still mounted), or another (a container's
+   * bind mount of the volume, a process that copied the mount table). Detaching it then would
+   * pull the device out from under a live filesystem. Every block provider calls this before
+   * it detaches; {@code what} names the volume for the message. An unmount needs no such check:
+   * it removes only dvdi's own mount (and its propagated copies), never a container's bind.
+   */
+  public static void checkNotMounted(String device, String what) {
+    List<MountNamespaces.Holder> holders = MountNamespaces.holding(device);
+    if (holders.isEmpty()) {
+      return;
+    }
+    String own = MountNamespaces.own();
+    List<String> where = new ArrayList<>();
+    for (MountNamespaces.Holder h : holders) {
+      if (h.namespace().equals(own)) {
+        where.add("at " + h.mounts().stream().map(KernelMounts.Mount::mountPoint).collect(Collectors.joining(", "))
+            + " in dvdi's mount namespace");
+      } else {
+        List<String> pids = h.pids().stream().limit(MAX_PIDS_NAMED).map(String::valueOf).collect(Collectors.toList());
+        where.add("in mount namespace " + h.namespace() + " of pid " + String.join(", ", pids)
+            + (h.pids().size() > MAX_PIDS_NAMED ? " and " + (h.pids().size() - MAX_PIDS_NAMED) + " more" : "")
+            + " (" + h.mounts().size() + (h.mounts().size() == 1 ? " mount" : " mounts") + "; nsenter -t "
+            + h.pids().get(0) + " -m findmnt shows them)");
+      }
+    }
+    throw DvdiException.busy("cannot detach " + what + ": " + canonical(device) + " is still mounted "
+        + String.join("; and ", where) + ". It can be detached once nothing mounts it any more");
   }
 
   /** Waits until {@code device} exists (after an attach), polling with backoff. */
