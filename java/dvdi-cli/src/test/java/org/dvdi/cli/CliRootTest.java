@@ -1,6 +1,7 @@
 package org.dvdi.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,6 +16,8 @@ import java.util.Set;
 import org.dvdi.core.Dvdi;
 import org.dvdi.core.TestDvdi;
 import org.dvdi.spi.host.KernelMounts;
+import org.dvdi.spi.testing.DiskImages;
+import org.dvdi.spi.testing.LeakCheck;
 import org.dvdi.spi.testing.RequiresRoot;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -152,6 +155,23 @@ class CliRootTest {
     Run rm = cli("remove", "loop/spare");
     assertEquals(0, rm.code(), rm.err());
     assertEquals(2, cli("-o", "json", "volumes").json().get("volumes").size());
+  }
+
+  @Test
+  void finding1_mountOfAPoolImageWithAPartitionTableFailsAndLeavesItUntouched() throws Exception {
+    assertEquals(0, cli("create", "loop/parted", "-O", "size=32MiB").code());
+    Path image = t.pool.resolve("parted.img");
+    DiskImages.writeMbrWithData(image);
+    String before = DiskImages.sha256(image);
+    Run m = cli("mount", "loop/parted");
+    assertEquals(ExitCodes.ERROR, m.code(), m.out());
+    assertTrue(m.err().startsWith("dvdi INVALID_REQUEST: "), m.err());
+    assertTrue(m.err().contains("has a dos partition table (PTTYPE=dos"), m.err());
+    assertEquals(before, DiskImages.sha256(image), "the image is unchanged");
+    assertFalse(KernelMounts.read().isMountPoint(t.mountRoot.resolve("loop/parted")), "nothing is mounted");
+    assertTrue(LeakCheck.loops().stream().noneMatch(l -> l.endsWith(image.toString())), "nothing is attached: "
+        + LeakCheck.loops());
+    assertEquals(0, cli("remove", "loop/parted").code());
   }
 
   @Test

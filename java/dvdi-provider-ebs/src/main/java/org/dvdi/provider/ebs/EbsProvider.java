@@ -468,11 +468,7 @@ public final class EbsProvider implements VolumeProvider {
     }
     Optional<Path> dev = devices.find(id, mine.get().device());
     if (dev.isPresent()) {
-      List<KernelMounts.Mount> mounts = KernelMounts.read().ofSource(BlockVolumes.canonical(dev.get().toString()));
-      if (!mounts.isEmpty()) {
-        throw DvdiException.busy(ctx.operation() + ": cannot detach EBS volume " + label(name) + " (" + id + "): "
-            + BlockVolumes.canonical(dev.get().toString()) + " is still mounted at " + mounts.get(0).mountPoint());
-      }
+      BlockVolumes.checkNotMounted(dev.get().toString(), "EBS volume " + label(name) + " (" + id + ")");
     }
     long start = System.nanoTime();
     if (mine.get().state() != VolumeAttachmentState.DETACHING) {

@@ -202,7 +202,7 @@ public final class LoopProvider implements VolumeProvider {
               + " (set providers.loop.preempt=true to take volumes over)");
         }
         LOG.warning("preempt: taking loop volume " + driver + "/" + name + " over from '" + m.holder() + "'");
-        takeOver(img, ctx);
+        takeOver(name, img, ctx);
       }
       if (!m.holder().equals(instance)) {
         pool.write(m.withHolder(instance, System.currentTimeMillis()));
@@ -217,13 +217,16 @@ public final class LoopProvider implements VolumeProvider {
    * Force-releases another holder's use visible from this host: lazily unmounts its mounts
    * of the volume, then detaches its loop devices. Like a power-off of the other holder, this
    * is the operator's choice (preempt): processes of the other holder that still have files
-   * open keep a reference until they exit.
+   * open keep a reference until they exit. A device still mounted in another mount namespace
+   * (a container's bind) is not detached (VOLUME_BUSY): the kernel would keep it alive under
+   * that mount, and this holder's new loop device would be a second writer on the image.
    */
-  private void takeOver(Path img, CallContext ctx) {
+  private void takeOver(String name, Path img, CallContext ctx) {
     for (String dev : loops.backedBy(img)) {
       for (KernelMounts.Mount mt : KernelMounts.read().ofSource(dev)) {
         commands.check(List.of("umount", "--lazy", mt.mountPoint()), ctx, "preempt: unmounting " + mt.mountPoint());
       }
+      BlockVolumes.checkNotMounted(dev, "loop volume " + driver + "/" + name + " to take it over (preempt)");
       loops.detach(dev, ctx);
     }
   }
@@ -250,10 +253,7 @@ public final class LoopProvider implements VolumeProvider {
         return null; // another agent holds it (or took it over): its devices are not ours to detach
       }
       for (String dev : loops.backedBy(img)) {
-        if (!KernelMounts.read().ofSource(dev).isEmpty()) {
-          throw DvdiException.busy("cannot detach " + dev + " of loop volume " + driver + "/" + volume.name()
-              + ": it is still mounted at " + KernelMounts.read().ofSource(dev).get(0).mountPoint());
-        }
+        BlockVolumes.checkNotMounted(dev, "loop volume " + driver + "/" + volume.name());
         loops.detach(dev, ctx);
       }
       meta.ifPresent(m -> {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.CallContext;
@@ -38,6 +39,19 @@ class LoopProviderRootTest {
       m.put(kv[i], kv[i + 1]);
     }
     return new VolumeOptions(m, "DVDI_VOLUME_OPTS");
+  }
+
+  /** A loop provider on this test's pool, as agent {@code instance}. */
+  static VolumeProvider loop(Path tmp, String instance, Map<String, String> settings) {
+    return new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, instance, settings));
+  }
+
+  /** Creates, attaches and mounts {@code name}; returns the handle that unmounts and detaches it. */
+  static VolumeHandle mounted(VolumeProvider p, String name, VolumeOptions o) {
+    p.create(name, o, ctx());
+    Attachment att = p.attach(name, o, ctx());
+    MountedVolume mv = p.mount(name, o, att, ctx());
+    return new VolumeHandle(name, o, mv.hostPath(), mv.device(), mv.providerData());
   }
 
   @Test
@@ -99,6 +113,17 @@ class LoopProviderRootTest {
     p.unmount(h, ctx());
     p.detach(h, ctx());
     p.remove("fmt", ctx());
+  }
+
+  @Test
+  void finding8_blockVolumesAreMountedNosuidNodev() {
+    VolumeProvider p = loop(tmp, "h", Map.of());
+    VolumeHandle h = mounted(p, "opts", opts("size", "32MiB"));
+    List<String> options = List.of(KernelMounts.read().at(Path.of(h.hostPath())).orElseThrow().options().split(","));
+    assertTrue(options.contains("nosuid") && options.contains("nodev"), "mount options: " + options);
+    p.unmount(h, ctx());
+    p.detach(h, ctx());
+    p.remove("opts", ctx());
   }
 
   @Test

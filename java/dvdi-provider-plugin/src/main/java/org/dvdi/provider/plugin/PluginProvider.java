@@ -70,6 +70,9 @@ public final class PluginProvider implements VolumeProvider {
   public static final Duration DEFAULT_CONNECT_RETRY = Duration.ofSeconds(30);
   public static final Set<String> SETTINGS = Set.of(SET_SOCKET_DIRS, SET_SPEC_DIRS, SET_CONNECT_RETRY);
 
+  /** Provider data key: the Mount ID a Mount used, sent again with its Unmount. */
+  public static final String DATA_MOUNT_ID = "mount-id";
+
   static final long FIRST_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
   static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(2);
 
@@ -223,8 +226,9 @@ public final class PluginProvider implements VolumeProvider {
   @Override
   public MountedVolume mount(String name, VolumeOptions options, Attachment attachment, CallContext ctx) {
     Map<String, Object> body = new LinkedHashMap<>();
+    String mountId = ctx.mountId() == null ? "" : ctx.mountId();
     body.put("Name", name);
-    body.put("ID", ctx.mountId() == null ? "" : ctx.mountId());
+    body.put("ID", mountId);
     String mountpoint;
     try {
       mountpoint = text(call(MOUNT, body, name, ctx), "Mountpoint");
@@ -239,14 +243,20 @@ public final class PluginProvider implements VolumeProvider {
       throw DvdiException.provider("Docker volume plugin '" + driver + "' mounted volume '" + name
           + "' but answered no absolute Mountpoint ('" + PluginHttp.printable(mountpoint) + "')");
     }
-    return new MountedVolume(Path.of(mountpoint).normalize().toString(), "", Map.of());
+    return new MountedVolume(Path.of(mountpoint).normalize().toString(), "", Map.of(DATA_MOUNT_ID, mountId));
   }
 
+  /**
+   * Unmounts with the Mount ID the Mount used (kept in the volume's provider data), so that a
+   * renamed host ({@code instance.id} changed since) still releases its mounts; state written
+   * before the ID was recorded falls back to the current one.
+   */
   @Override
   public void unmount(VolumeHandle volume, CallContext ctx) {
+    String recorded = volume.providerData().get(DATA_MOUNT_ID);
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("Name", volume.name());
-    body.put("ID", ctx.mountId() == null ? "" : ctx.mountId());
+    body.put("ID", recorded != null ? recorded : ctx.mountId() == null ? "" : ctx.mountId());
     try {
       call(UNMOUNT, body, volume.name(), ctx);
     } catch (Refusal e) {

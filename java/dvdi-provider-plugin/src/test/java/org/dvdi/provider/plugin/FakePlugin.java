@@ -143,6 +143,11 @@ final class FakePlugin implements AutoCloseable {
     return requests.stream().filter(r -> r.path().equals(path)).toList();
   }
 
+  /** The mount IDs under which {@code name} is mounted now (Mount adds one, Unmount removes it). */
+  Set<String> mountIds(String name) {
+    return Set.copyOf(mounts.getOrDefault(name, Set.of()));
+  }
+
   Path volumeDir(String name) {
     return volumes.resolve(name);
   }

@@ -12,11 +12,13 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -24,6 +26,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.MountedVolume;
@@ -273,6 +276,24 @@ class PluginProviderTest {
     p.mount("u1", OPTS, null, ctx(2000));
     p.unmount(handle("u1"), ctx(2000));
     p.unmount(handle("u1"), ctx(2000));
+  }
+
+  @Test
+  void finding8_unmountUsesTheMountIdTheMountUsedAfterTheInstanceIdChanged() {
+    VolumeProvider p = provider();
+    p.create("r1", OPTS, ctx(2000));
+    MountedVolume mv = p.mount("r1", OPTS, null, CallContext.of(Duration.ofSeconds(2), "test mount", "old-host"));
+    assertEquals(Set.of("old-host"), plugin.mountIds("r1"));
+    // The host was renamed (instance.id changed) and the agent restarted: the handle comes from state.
+    VolumeHandle h = new VolumeHandle("r1", OPTS, mv.hostPath(), mv.device(), mv.providerData());
+    p.unmount(h, CallContext.of(Duration.ofSeconds(2), "test unmount", "new-host"));
+    assertEquals(Set.of(), plugin.mountIds("r1"), "the plugin got Unmount with the ID the Mount used");
+    // State written before the ID was recorded: the current mount ID is used.
+    p.mount("r1", OPTS, null, CallContext.of(Duration.ofSeconds(2), "test mount", "new-host"));
+    p.unmount(new VolumeHandle("r1", OPTS, mv.hostPath(), "", Map.of()),
+        CallContext.of(Duration.ofSeconds(2), "test unmount", "new-host"));
+    assertEquals(Set.of(), plugin.mountIds("r1"));
+    p.remove("r1", ctx(2000));
   }
 
   @Test

@@ -5,12 +5,14 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.logging.Logger;
+import java.util.stream.Collectors;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
@@ -20,7 +22,7 @@ import org.dvdi.spi.VolumeOptions;
 
 /**
  * What happens after a block device appears on this host, shared by every block provider
- * (loop, EBS): find its filesystem, make one when there is none (or when
+ * (loop, EBS): find its signatures, make a filesystem only when it has none (or when
  * {@code overwritefs=true}), mount it, and later unmount it. All steps are idempotent.
  */
 public final class BlockVolumes {
@@ -44,10 +46,21 @@ public final class BlockVolumes {
   /** Provider data key: set to "true" when this mount made a new filesystem. */
   public static final String DATA_FORMATTED = "formatted";
 
+  /**
+   * Mount options of every block volume: a volume's content is the task's (or another
+   * host's), so its setuid binaries and device nodes must not act on this host.
+   */
+  public static final String MOUNT_OPTIONS = "nosuid,nodev";
+
+  /** How many processes of another mount namespace a VOLUME_BUSY message names. */
+  private static final int MAX_PIDS_NAMED = 5;
+
   private final Commands commands;
+  private final DeviceSignatures signatures;
 
   public BlockVolumes(Commands commands) {
     this.commands = commands;
+    this.signatures = new DeviceSignatures(commands);
   }
 
   /** Checks {@code newfstype} and {@code overwritefs} before anything is done. */
@@ -67,24 +80,15 @@ public final class BlockVolumes {
     }
   }
 
-  /** The filesystem type on {@code device}, or empty when it has none. */
-  public Optional<String> detectFilesystem(String device, CallContext ctx) {
-    Commands.Result r = commands.run(List.of("blkid", "-p", "-u", "filesystem", "-o", "value", "-s", "TYPE", device), ctx);
-    if (r.exitCode() == 2) {
-      return Optional.empty(); // blkid: nothing found
-    }
-    if (!r.ok()) {
-      throw DvdiException.provider("cannot probe " + device + " for a filesystem: blkid exited "
-          + r.exitCode() + ": " + r.diagnostics());
-    }
-    String t = r.stdout().strip();
-    return t.isEmpty() ? Optional.empty() : Optional.of(t);
-  }
-
   /**
-   * Mounts {@code device} at {@code target}, making a filesystem first if it has none or if
-   * {@code overwritefs=true}. Returns the mounted volume; its provider data says whether a
-   * filesystem was made ({@link #DATA_FORMATTED}).
+   * Mounts {@code device} at {@code target} (nosuid, nodev), making a filesystem first when
+   * the device carries no signature at all, or when {@code overwritefs=true} (then every
+   * signature is wiped first, with a warning naming them). A device with any other signature
+   * (a partition table, a crypto header, a RAID member, swap, a filesystem beside another
+   * signature) is refused with INVALID_REQUEST naming what it carries: retrying cannot help,
+   * and formatting it would destroy data. A device that cannot be probed is PROVIDER_FAILURE.
+   * Returns the mounted volume; its provider data says whether a filesystem was made
+   * ({@link #DATA_FORMATTED}).
    */
   public MountedVolume mountDevice(String device, Path target, VolumeOptions options, CallContext ctx) {
     String dev = canonical(device);
@@ -98,14 +102,23 @@ public final class BlockVolumes {
     }
     boolean overwrite = options.getBoolean(OPT_OVERWRITEFS, false);
     String wanted = options.get(OPT_NEWFSTYPE).orElse(DEFAULT_FS);
-    Optional<String> fs = detectFilesystem(dev, ctx);
+    DeviceSignatures.Probe probe = signatures.probe(dev, ctx);
+    Optional<String> fs = overwrite ? Optional.empty() : probe.filesystem();
     boolean formatted = false;
-    if (fs.isEmpty() || overwrite) {
-      if (overwrite && fs.isPresent()) {
-        LOG.warning(ctx.operation() + ": overwritefs=true: replacing the " + fs.get()
-            + " filesystem on " + dev + " with a new " + wanted + " filesystem");
+    if (fs.isEmpty()) {
+      if (!probe.blank()) {
+        if (!overwrite) {
+          throw DvdiException.invalid(dev + " has " + probe.describe() + "; refusing to "
+              + (probe.hasFilesystem() ? "mount it or to " : "") + "make a filesystem on it: dvdi formats only a"
+              + " device with no signature at all. To destroy what is on it, ask for " + OPT_OVERWRITEFS
+              + "=true (where the operator allows it) or wipe it yourself (wipefs --all " + dev + ")");
+        }
+        LOG.warning(ctx.operation() + ": " + OPT_OVERWRITEFS + "=true: wiping " + probe.describe() + " on " + dev
+            + " and making a new " + wanted + " filesystem (the data on it is destroyed)");
+        commands.check(List.of("wipefs", "--all", dev), ctx, "wiping the signatures on " + dev + " (" + OPT_OVERWRITEFS
+            + "=true)");
       }
-      List<String> mkfs = new java.util.ArrayList<>(MKFS.getOrDefault(wanted, MKFS.get(DEFAULT_FS)));
+      List<String> mkfs = new ArrayList<>(MKFS.getOrDefault(wanted, MKFS.get(DEFAULT_FS)));
       mkfs.add(dev);
       commands.check(mkfs, ctx, "making a " + wanted + " filesystem on " + dev);
       fs = Optional.of(wanted);
@@ -116,7 +129,7 @@ public final class BlockVolumes {
     } catch (IOException e) {
       throw DvdiException.provider("cannot create mount point " + target + ": " + e.getMessage(), e);
     }
-    commands.check(List.of("mount", "-t", fs.get(), dev, target.toString()), ctx,
+    commands.check(List.of("mount", "-t", fs.get(), "-o", MOUNT_OPTIONS, dev, target.toString()), ctx,
         "mounting " + dev + " at " + target);
     return new MountedVolume(target.toString(), dev, Map.of(DATA_FORMATTED, Boolean.toString(formatted)));
   }
@@ -167,6 +180,37 @@ public final class BlockVolumes {
     } catch (IOException e) {
       LOG.warning(ctx.operation() + ": could not remove mount point " + target + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * Fails with VOLUME_BUSY while {@code device} (or a partition of it) is mounted in any mount
+   * namespace on this host: dvdi's own (the volume is still mounted), or another (a container's
+   * bind mount of the volume, a process that copied the mount table). Detaching it then would
+   * pull the device out from under a live filesystem. Every block provider calls this before
+   * it detaches; {@code what} names the volume for the message. An unmount needs no such check:
+   * it removes only dvdi's own mount (and its propagated copies), never a container's bind.
+   */
+  public static void checkNotMounted(String device, String what) {
+    List<MountNamespaces.Holder> holders = MountNamespaces.holding(device);
+    if (holders.isEmpty()) {
+      return;
+    }
+    String own = MountNamespaces.own();
+    List<String> where = new ArrayList<>();
+    for (MountNamespaces.Holder h : holders) {
+      if (h.namespace().equals(own)) {
+        where.add("at " + h.mounts().stream().map(KernelMounts.Mount::mountPoint).collect(Collectors.joining(", "))
+            + " in dvdi's mount namespace");
+      } else {
+        List<String> pids = h.pids().stream().limit(MAX_PIDS_NAMED).map(String::valueOf).collect(Collectors.toList());
+        where.add("in mount namespace " + h.namespace() + " of pid " + String.join(", ", pids)
+            + (h.pids().size() > MAX_PIDS_NAMED ? " and " + (h.pids().size() - MAX_PIDS_NAMED) + " more" : "")
+            + " (" + h.mounts().size() + (h.mounts().size() == 1 ? " mount" : " mounts") + "; nsenter -t "
+            + h.pids().get(0) + " -m findmnt shows them)");
+      }
+    }
+    throw DvdiException.busy("cannot detach " + what + ": " + canonical(device) + " is still mounted "
+        + String.join("; and ", where) + ". It can be detached once nothing mounts it any more");
   }
 
   /** Waits until {@code device} exists (after an attach), polling with backoff. */
