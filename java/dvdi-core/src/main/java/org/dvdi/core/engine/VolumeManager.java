@@ -179,7 +179,7 @@ public final class VolumeManager implements AutoCloseable {
     for (VolumeRequest v : req.volumes()) {
       VolumeProvider p = providers.get(v.driver());
       p.validate(v.name(), v.options());
-      targets.put(v.key(), LaunchPlanner.target(req, v));
+      targets.put(v.key(), LaunchPlanner.target(config, req, v));
     }
     String cid = req.containerId();
     // Fast path: every volume is mounted here already; one record, no provider call.
@@ -201,7 +201,7 @@ public final class VolumeManager implements AutoCloseable {
     if (fast != null) {
       try {
         for (VolumeRequest v : req.volumes()) {
-          LaunchPlanner.createTarget(req, v, targets.get(v.key()));
+          LaunchPlanner.createTarget(config, req, v);
         }
       } catch (RuntimeException e) {
         return cleanup(cid).<PrepareResult>handle((r, x) -> {
@@ -220,7 +220,7 @@ public final class VolumeManager implements AutoCloseable {
           if (err == null) {
             try {
               for (VolumeRequest v : req.volumes()) {
-                LaunchPlanner.createTarget(req, v, targets.get(v.key()));
+                LaunchPlanner.createTarget(config, req, v);
               }
               state.mutate((view, ch) -> {
                 Container c = view.container(cid);
