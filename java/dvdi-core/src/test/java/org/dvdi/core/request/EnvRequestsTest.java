@@ -214,7 +214,10 @@ class EnvRequestsTest {
 
   @Test
   void finding12_printableEscapesEverythingAmbiguous() {
-    assertEquals("a\\x0ab\\\\x0a\\u00e9\\u202e", Grammar.printable("a\nb\\x0a\u00e9\u202e"));
+    assertEquals("a\\x0ab\\\\x0a\u00e9\\u202e\\u0085\\u2028\\ud800|\ud83d\ude00",
+        Grammar.printable("a\nb\\x0a\u00e9\u202e\u0085\u2028\ud800|\ud83d\ude00"));
     assertEquals("y".repeat(200) + "... (10000 characters)", Grammar.printable("y".repeat(10_000)));
+    // A character of two UTF-16 units is never cut in half.
+    assertEquals("y".repeat(199) + "\ud83d\ude00... (203 characters)", Grammar.printable("y".repeat(199) + "\ud83d\ude00xx"));
   }
 }
