@@ -18,7 +18,7 @@ public final class Sizes {
   public static long parse(String v, String what) {
     Matcher m = SIZE.matcher(v.trim().toLowerCase(Locale.ROOT));
     if (!m.matches() || (m.group(2).isEmpty() && !m.group(3).isEmpty() && !m.group(3).equals("b"))) {
-      throw DvdiException.invalid(what + " is '" + v
+      throw DvdiException.invalid(what + " is '" + Printable.of(v)
           + "': must be a size like 5 (GiB), 512M, 512MiB, 2G or 2GiB");
     }
     long n = Long.parseLong(m.group(1));
@@ -40,7 +40,7 @@ public final class Sizes {
         unit = m.group(3).equals("b") ? 1 : GIB;
     }
     if (n > Long.MAX_VALUE / unit) {
-      throw DvdiException.invalid(what + " is '" + v + "': too large");
+      throw DvdiException.invalid(what + " is '" + Printable.of(v) + "': too large");
     }
     return n * unit;
   }

@@ -1,5 +1,6 @@
 package org.dvdi.spi;
 
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -46,6 +47,16 @@ public final class VolumeOptions {
     return new VolumeOptions(values, origin, explicit);
   }
 
+  /**
+   * These options without {@code keys} (same origin, same explicit-create flag): e.g. what may
+   * be stored for a later remount, without the one-shot options that must never be repeated.
+   */
+  public VolumeOptions without(Collection<String> keys) {
+    Map<String, String> kept = new LinkedHashMap<>(values);
+    kept.keySet().removeAll(keys);
+    return new VolumeOptions(kept, origin, explicitCreate);
+  }
+
   public Map<String, String> asMap() {
     return values;
   }
@@ -84,7 +95,7 @@ public final class VolumeOptions {
       }
       return n;
     } catch (NumberFormatException e) {
-      throw DvdiException.invalid(origin + " option '" + key + "' is '" + v
+      throw DvdiException.invalid(origin + " option '" + key + "' is '" + Printable.of(v)
           + "': must be a whole number >= 0");
     }
   }
@@ -118,7 +129,7 @@ public final class VolumeOptions {
   public static boolean parseBoolean(String v, String what) {
     Boolean b = booleanOrNull(v);
     if (b == null) {
-      throw DvdiException.invalid(what + " is '" + v + "': must be true or false");
+      throw DvdiException.invalid(what + " is '" + Printable.of(v) + "': must be true or false");
     }
     return b;
   }

@@ -41,6 +41,25 @@ public final class DvdiConfig {
   public static final String RETRY_MAX = "release.retry-max";
   public static final Duration DEFAULT_RETRY_MAX = Duration.ofMinutes(10);
   public static final String WORKERS = "workers";
+  /** Comma-separated host directories under which a container without an image may bind a volume. */
+  public static final String CONTAINER_PATH_PREFIXES = "container.path-prefixes";
+  /**
+   * Data-mount places only: FHS's {@code /srv} (data served by this host) and {@code /mnt}
+   * (mounted filesystems), the {@code /data} of the DVDI examples, and {@code /tmp}, where
+   * mesos-module-dvdi created container paths. None holds what the host's programs trust.
+   */
+  public static final String DEFAULT_CONTAINER_PATH_PREFIXES = "/data,/mnt,/srv,/tmp";
+  /** Whether a request may ask for {@code overwritefs=true} (which destroys a volume's data). */
+  public static final String ALLOW_OVERWRITEFS = "volumes.allow-overwritefs";
+  /** Where Mesos binds the sandbox inside an image (the agent's {@code --sandbox_directory}). */
+  public static final String SANDBOX_DIRECTORY = "mesos.sandbox-directory";
+  public static final String DEFAULT_SANDBOX_DIRECTORY = "/mnt/mesos/sandbox";
+  /** The agent's {@code --work_dir}, protected from container paths (as the default, always). */
+  public static final String MESOS_WORK_DIR = "mesos.work-dir";
+  public static final String DEFAULT_MESOS_WORK_DIR = "/var/lib/mesos";
+  /** The agent's {@code --runtime_dir}, protected from container paths (as the default, always). */
+  public static final String MESOS_RUNTIME_DIR = "mesos.runtime-dir";
+  public static final String DEFAULT_MESOS_RUNTIME_DIR = "/var/run/mesos";
   /** {@code drivers.<driver> = <provider type>}: which provider serves a driver name. */
   public static final String DRIVERS_PREFIX = "drivers.";
   /** {@code providers.<type>.<key>}: a provider's own settings. */
@@ -72,7 +91,8 @@ public final class DvdiConfig {
 
   static {
     Set<String> k = new java.util.HashSet<>(Set.of(STATE_DIR, MOUNT_ROOT, INSTANCE_ID, DEFAULT_DRIVER, LOCK_TIMEOUT,
-        RETRY_INTERVAL, RETRY_MAX, WORKERS));
+        RETRY_INTERVAL, RETRY_MAX, WORKERS, CONTAINER_PATH_PREFIXES, ALLOW_OVERWRITEFS, SANDBOX_DIRECTORY, MESOS_WORK_DIR,
+        MESOS_RUNTIME_DIR));
     for (Step s : Step.values()) {
       k.add(s.key());
     }
@@ -89,6 +109,9 @@ public final class DvdiConfig {
   private final Duration retryMax;
   private final int workers;
   private final Map<Step, Duration> timeouts = new HashMap<>();
+  private final boolean allowOverwritefs;
+  private final Path sandboxDirectory;
+  private final HostTrees hostTrees;
 
   public DvdiConfig(Settings settings) {
     this.settings = settings;
@@ -117,6 +140,43 @@ public final class DvdiConfig {
     for (Step s : Step.values()) {
       timeouts.put(s, settings.getDuration(s.key(), s.dflt));
     }
+    this.allowOverwritefs = settings.getBoolean(ALLOW_OVERWRITEFS, false);
+    this.sandboxDirectory = normalPath(SANDBOX_DIRECTORY, settings.getString(SANDBOX_DIRECTORY, DEFAULT_SANDBOX_DIRECTORY));
+    if (sandboxDirectory.getNameCount() == 0) {
+      throw settings.bad(SANDBOX_DIRECTORY, "/", "the sandbox cannot be the image's root");
+    }
+    Map<Path, String> extra = new java.util.LinkedHashMap<>();
+    extra.put(normalPath(MESOS_WORK_DIR, settings.getString(MESOS_WORK_DIR, DEFAULT_MESOS_WORK_DIR)),
+        "the agent's work directory, " + MESOS_WORK_DIR);
+    extra.put(normalPath(MESOS_RUNTIME_DIR, settings.getString(MESOS_RUNTIME_DIR, DEFAULT_MESOS_RUNTIME_DIR)),
+        "the agent's runtime directory, " + MESOS_RUNTIME_DIR);
+    extra.put(stateDir, "dvdi's " + STATE_DIR);
+    extra.put(mountRoot, "dvdi's " + MOUNT_ROOT);
+    java.util.List<Path> prefixes = new java.util.ArrayList<>();
+    for (String item : settings.getString(CONTAINER_PATH_PREFIXES, DEFAULT_CONTAINER_PATH_PREFIXES).split(",", -1)) {
+      if (!item.isBlank()) {
+        prefixes.add(normalPath(CONTAINER_PATH_PREFIXES, item.strip()));
+      }
+    }
+    this.hostTrees = new HostTrees(prefixes, extra);
+    // A prefix may hold a protected tree (which stays refused), not be one or lie inside one.
+    for (Path p : prefixes) {
+      String inside = hostTrees.inside(p);
+      if (inside != null) {
+        throw DvdiException.config("setting '" + CONTAINER_PATH_PREFIXES + "' (" + settings.source() + ") lists '"
+            + p + "': it is, or lies inside, " + inside + ", which no volume may cover");
+      }
+    }
+  }
+
+  /** An absolute path written in its normal form (no '.', '..', or repeated '/'). */
+  private Path normalPath(String key, String value) {
+    Path p = Path.of(value);
+    if (!p.isAbsolute() || !p.normalize().toString().equals(value.length() > 1 && value.endsWith("/")
+        ? value.substring(0, value.length() - 1) : value)) {
+      throw settings.bad(key, value, "must be an absolute path in its normal form (no '.', '..' or '//')");
+    }
+    return p;
   }
 
   /**
@@ -185,6 +245,21 @@ public final class DvdiConfig {
   /** Threads per driver for volume operations (each driver has its own pool). */
   public int workers() {
     return workers;
+  }
+
+  /** {@value #ALLOW_OVERWRITEFS}: whether requests may ask for {@code overwritefs=true}. */
+  public boolean allowOverwritefs() {
+    return allowOverwritefs;
+  }
+
+  /** {@value #SANDBOX_DIRECTORY}: where the sandbox is inside an image (absolute, normal). */
+  public Path sandboxDirectory() {
+    return sandboxDirectory;
+  }
+
+  /** The prefixes and protected trees of host paths for containers without an image. */
+  public HostTrees hostTrees() {
+    return hostTrees;
   }
 
   public Duration timeout(Step s) {

@@ -5,10 +5,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Predicate;
 import org.dvdi.core.request.PrepareRequest;
+import org.dvdi.core.request.RequestPolicy;
 import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.state.Changes;
 import org.dvdi.core.state.StateView;
@@ -22,7 +22,6 @@ import org.dvdi.core.state.proto.VolumeUse;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeOptions;
-import org.dvdi.spi.host.BlockVolumes;
 
 /**
  * The mount table as a state machine: every transition of a volume (absent, ATTACHING,
@@ -35,9 +34,6 @@ import org.dvdi.spi.host.BlockVolumes;
 public final class MountTable {
   /** Container ids of operators' mounts ({@code dvdi mount}); never Mesos's, never released by recovery. */
   public static final String OPERATOR_PREFIX = "operator:";
-
-  /** Options used for one mount and never stored: recovery's remount must not repeat them. */
-  public static final Set<String> ONE_SHOT_OPTIONS = Set.of(BlockVolumes.OPT_OVERWRITEFS);
 
   private MountTable() {}
 
@@ -324,14 +320,10 @@ public final class MountTable {
         + " by another dvdi process (" + o[0] + (o.length > 1 ? ", pid " + o[1] : "") + "); try again when it is done");
   }
 
-  /** Options as stored: without the one-shot ones. */
+  /** Options as stored: without the one-shot ones (recovery's remount must not repeat them). */
   static List<Option> stored(VolumeOptions o) {
     List<Option> out = new ArrayList<>();
-    o.asMap().forEach((k, v) -> {
-      if (!ONE_SHOT_OPTIONS.contains(k)) {
-        out.add(Option.newBuilder().setKey(k).setValue(v).build());
-      }
-    });
+    RequestPolicy.storable(o).asMap().forEach((k, v) -> out.add(Option.newBuilder().setKey(k).setValue(v).build()));
     return out;
   }
 

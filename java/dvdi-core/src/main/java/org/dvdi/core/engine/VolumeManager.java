@@ -3,7 +3,6 @@ package org.dvdi.core.engine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -94,6 +93,7 @@ public final class VolumeManager implements AutoCloseable {
   private final Recovery recovery;
   private final Reaper reaper;
   private final OperatorActions operators;
+  private final LaunchPlanner planner;
 
   public VolumeManager(DvdiConfig config, StateStore state, ProviderRegistry providers, Commands commands, String writer) {
     this.config = config;
@@ -110,6 +110,7 @@ public final class VolumeManager implements AutoCloseable {
     this.recovery = new Recovery(this);
     this.reaper = new Reaper(this);
     this.operators = new OperatorActions(this);
+    this.planner = new LaunchPlanner(config);
   }
 
   public Metrics metrics() {
@@ -203,11 +204,9 @@ public final class VolumeManager implements AutoCloseable {
       return CompletableFuture.completedFuture(new PrepareResult(req.containerId(), List.of(), Map.of(), List.of()));
     }
     // Everything that can be checked is checked before anything is done.
-    Map<VolumeKey, String> targets = new LinkedHashMap<>();
+    LaunchPlan plan = planner.plan(req);
     for (VolumeRequest v : req.volumes()) {
-      VolumeProvider p = providers.get(v.driver());
-      p.validate(v.name(), v.options());
-      targets.put(v.key(), LaunchPlanner.target(req, v));
+      providers.get(v.driver()).validate(v.name(), v.options());
     }
     String cid = req.containerId();
     if (!preparing.add(cid)) {
@@ -215,23 +214,22 @@ public final class VolumeManager implements AutoCloseable {
     }
     CompletableFuture<PrepareResult> out;
     try {
-      out = prepareVolumes(req, targets);
+      out = prepareVolumes(req, plan);
     } catch (RuntimeException e) {
       out = CompletableFuture.failedFuture(e);
     }
     return out.whenComplete((r, e) -> preparing.remove(cid));
   }
 
-  private CompletableFuture<PrepareResult> prepareVolumes(PrepareRequest req, Map<VolumeKey, String> targets) {
+  private CompletableFuture<PrepareResult> prepareVolumes(PrepareRequest req, LaunchPlan plan) {
     String cid = req.containerId();
+    Map<VolumeKey, String> targets = plan.bindTargets();
     Predicate<Volume> kernel = kernelHas();
     Map<VolumeKey, String> fast = state.mutate((view, ch) -> MountTable.beginPrepare(view, ch, req, targets, kernel, actor()));
     CrashPoints.reached("prepare.container-recorded");
     if (fast != null) {
       try {
-        for (VolumeRequest v : req.volumes()) {
-          LaunchPlanner.createTarget(req, v, targets.get(v.key()));
-        }
+        planner.createTargets(plan);
       } catch (RuntimeException e) {
         return cleanup(cid).<PrepareResult>handle((r, x) -> {
           throw new CompletionException(e);
@@ -257,9 +255,7 @@ public final class VolumeManager implements AutoCloseable {
     return CompletableFuture.allOf(callers).<CompletableFuture<PrepareResult>>handleAsync((x, err) -> {
       if (err == null) {
         try {
-          for (VolumeRequest v : req.volumes()) {
-            LaunchPlanner.createTarget(req, v, targets.get(v.key()));
-          }
+          planner.createTargets(plan);
           state.mutate((view, ch) -> {
             MountTable.prepared(view, ch, cid);
             return null;

@@ -49,15 +49,15 @@ public final class EnvRequests {
       String field = m.matches() ? m.group(1) : "";
       String suffix = m.matches() ? m.group(2) : "";
       if (field.equals(DVDCLI)) {
-        throw DvdiException.invalid(var + " is refused: the dvdcli binary that runs as root is chosen by the "
+        throw DvdiException.invalid(Grammar.printable(var) + " is refused: the dvdcli binary that runs as root is chosen by the "
             + "operator (setting providers.dvdcli.path), never by a task");
       }
       if (!FIELDS.contains(field)) {
-        throw DvdiException.invalid(var + " is not a DVDI variable; known: " + PREFIX + "{"
+        throw DvdiException.invalid(Grammar.printable(var) + " is not a DVDI variable; known: " + PREFIX + "{"
             + String.join(",", FIELDS) + "} with an optional suffix 1-9");
       }
       if (!suffix.isEmpty() && !suffix.matches("[1-9]")) {
-        throw DvdiException.invalid(var + " has suffix '" + suffix + "': suffixes are a single digit 1-9 (10 volumes at most)");
+        throw DvdiException.invalid(Grammar.printable(var) + " has suffix '" + Grammar.printable(suffix) + "': suffixes are a single digit 1-9 (10 volumes at most)");
       }
       bySuffix.computeIfAbsent(suffix, k -> new TreeMap<>()).put(field, e.getValue());
     }
@@ -74,11 +74,13 @@ public final class EnvRequests {
       String driver = f.containsKey(DRIVER) && !f.get(DRIVER).isEmpty()
           ? Grammar.driver(f.get(DRIVER), PREFIX + DRIVER + sfx) : defaultDriver;
       VolumeOptions opts = Grammar.optionsFromEnv(f.get(OPTS), PREFIX + OPTS + sfx);
-      String path = Grammar.containerPath(f.get(CONTAINERPATH), PREFIX + CONTAINERPATH + sfx);
+      String pathVar = PREFIX + CONTAINERPATH + sfx;
+      String path = Grammar.containerPath(f.get(CONTAINERPATH), pathVar);
       boolean explicit = f.containsKey(EXPLICITCREATE)
           && VolumeOptions.parseBoolean(f.get(EXPLICITCREATE), PREFIX + EXPLICITCREATE + sfx);
       boolean ro = f.containsKey(READONLY) && VolumeOptions.parseBoolean(f.get(READONLY), PREFIX + READONLY + sfx);
-      out.add(new VolumeRequest(driver, name, opts.withExplicitCreate(explicit), path, ro, explicit, nameVar, sfx));
+      out.add(new VolumeRequest(driver, name, opts.withExplicitCreate(explicit), path, ro, explicit, nameVar, sfx,
+          pathVar));
     }
     return out;
   }

@@ -5,6 +5,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.Printable;
 import org.dvdi.spi.VolumeOptions;
 
 /**
@@ -64,12 +65,16 @@ public final class Grammar {
     return value;
   }
 
-  /** Parses {@code k=v,k=v} (the DVDI_VOLUME_OPTS form). Empty items are ignored. */
+  /**
+   * Parses {@code k=v,k=v} (the DVDI_VOLUME_OPTS form). Spaces around items, keys and values
+   * are dropped and empty items ignored; a control character anywhere is an error.
+   */
   public static VolumeOptions optionsFromEnv(String value, String field) {
     Map<String, String> out = new LinkedHashMap<>();
     if (value != null) {
+      refuseControlCharacters(value, field);
       for (String item : value.split(",", -1)) {
-        String it = item.trim();
+        String it = withoutSpaces(item);
         if (it.isEmpty()) {
           continue;
         }
@@ -77,10 +82,34 @@ public final class Grammar {
         if (eq < 0) {
           throw DvdiException.invalid(field + " item '" + printable(it) + "' has no '=': options are written k=v,k=v");
         }
-        option(out, it.substring(0, eq).trim(), it.substring(eq + 1).trim(), field);
+        option(out, withoutSpaces(it.substring(0, eq)), withoutSpaces(it.substring(eq + 1)), field);
       }
     }
     return new VolumeOptions(out, field);
+  }
+
+  /** {@code s} without the ASCII spaces at its ends (nothing else is dropped). */
+  private static String withoutSpaces(String s) {
+    int a = 0;
+    int b = s.length();
+    while (a < b && s.charAt(a) == ' ') {
+      a++;
+    }
+    while (b > a && s.charAt(b - 1) == ' ') {
+      b--;
+    }
+    return s.substring(a, b);
+  }
+
+  /** Fails naming {@code field} when {@code value} holds a control character (newline, tab, ESC, DEL...). */
+  static void refuseControlCharacters(String value, String field) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (Character.isISOControl(c)) {
+        throw DvdiException.invalid(field + " is '" + printable(value) + "': it holds a control character ("
+            + printable(String.valueOf(c)) + " at position " + i + "), which is never accepted");
+      }
+    }
   }
 
   /** Adds one option, checking key, value and duplicates. */
@@ -116,42 +145,27 @@ public final class Grammar {
         continue;
       }
       if (part.equals("..")) {
-        throw DvdiException.invalid(field + " is '" + value + "': a container path may not contain '..' "
+        throw DvdiException.invalid(field + " is '" + printable(value) + "': a container path may not contain '..' "
             + "components (it must stay inside the container)");
       }
       b.append('/').append(part);
     }
     if (b.length() == 0) {
-      throw DvdiException.invalid(field + " is '" + value + "': a volume cannot be mounted over the container's root");
+      throw DvdiException.invalid(field + " is '" + printable(value) + "': a volume cannot be mounted over the container's root");
     }
     String norm = absolute ? b.toString() : b.substring(1);
     if (absolute) {
       for (String r : RESERVED) {
         if (norm.equals(r) || norm.startsWith(r + "/")) {
-          throw DvdiException.invalid(field + " is '" + value + "': " + r + " is reserved for the kernel's own filesystems");
+          throw DvdiException.invalid(field + " is '" + printable(value) + "': " + r + " is reserved for the kernel's own filesystems");
         }
       }
     }
     return norm;
   }
 
-  /** A value shown in an error: control characters escaped, long values cut. */
+  /** A value shown in an error or a log line: see {@link Printable#of}. */
   public static String printable(String v) {
-    if (v == null) {
-      return "";
-    }
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < v.length() && i < 200; i++) {
-      char c = v.charAt(i);
-      if (c < 0x20 || c == 0x7f) {
-        b.append(String.format("\\x%02x", (int) c));
-      } else {
-        b.append(c);
-      }
-    }
-    if (v.length() > 200) {
-      b.append("...");
-    }
-    return b.toString();
+    return Printable.of(v);
   }
 }

@@ -3,11 +3,9 @@ package org.dvdi.core.request;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.dvdi.core.json.Json;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.VolumeOptions;
@@ -20,6 +18,9 @@ import org.dvdi.spi.VolumeOptions;
  * reads them.
  */
 public final class MesosRequests {
+  /** {@code ContainerConfig.container_class} of a debug container (mesos.proto's ContainerClass). */
+  public static final String DEBUG_CLASS = "DEBUG";
+
   private MesosRequests() {}
 
   /** Joins a ContainerID and its parents as Mesos prints them: "parent.child". */
@@ -45,6 +46,18 @@ public final class MesosRequests {
    */
   public static PrepareRequest parse(Json.Node containerIdJson, Json.Node config, String defaultDriver) {
     String cid = containerId(containerIdJson, "container_id");
+    String dir = config.path("directory").asText("");
+    String rootfs = config.path("rootfs").asText("");
+    String user = config.path("user").asText("");
+    Path sandbox = dir.isEmpty() ? null : Path.of(dir);
+    Path root = rootfs.isEmpty() ? null : Path.of(rootfs);
+    String who = user.isEmpty() ? null : user;
+    if (DEBUG_CLASS.equals(config.path("container_class").asText(""))) {
+      // A debug container (`mesos task exec`, `dcos task exec`) shares its parent's mount
+      // namespace and sees the parent's volumes there; as Mesos's docker/volume isolator, it
+      // gets none of its own, whatever its environment says.
+      return new PrepareRequest(cid, sandbox, root, who, List.of());
+    }
     Map<String, String> env = new LinkedHashMap<>();
     if (!isNested(containerIdJson)) {
       env.putAll(environment(config.path("executor_info").path("command").path("environment")));
@@ -60,11 +73,7 @@ public final class MesosRequests {
       volumes.add(dockerVolume(v, "container_info.volumes[" + i + "]"));
     }
     checkDistinct(volumes);
-    String dir = config.path("directory").asText("");
-    String rootfs = config.path("rootfs").asText("");
-    String user = config.path("user").asText("");
-    return new PrepareRequest(cid, dir.isEmpty() ? null : Path.of(dir), rootfs.isEmpty() ? null : Path.of(rootfs),
-        user.isEmpty() ? null : user, volumes);
+    return new PrepareRequest(cid, sandbox, root, who, volumes);
   }
 
   private static VolumeRequest dockerVolume(Json.Node v, String field) {
@@ -91,7 +100,7 @@ public final class MesosRequests {
       throw DvdiException.invalid(field + ".mode is '" + Grammar.printable(mode) + "': must be RW or RO");
     }
     return new VolumeRequest(driver, name, new VolumeOptions(opts, field + ".source.docker_volume.driver_options"),
-        path, mode.equals("RO"), false, field, null);
+        path, mode.equals("RO"), false, field, null, field + ".container_path");
   }
 
   /** Variables of an Environment message; SECRET variables are skipped (never read, never logged). */
@@ -109,22 +118,18 @@ public final class MesosRequests {
     return env;
   }
 
-  /** The same volume twice, or two volumes at one container path, is an error. */
+  /**
+   * The same volume twice is an error. (Two volumes at one place are compared where they
+   * resolve, by the launch planner.)
+   */
   public static void checkDistinct(List<VolumeRequest> volumes) {
     Map<Object, String> seen = new HashMap<>();
-    Set<String> paths = new HashSet<>();
-    Map<String, String> pathSource = new HashMap<>();
     for (VolumeRequest v : volumes) {
       String prev = seen.putIfAbsent(v.key(), v.source());
       if (prev != null) {
         throw DvdiException.invalid(v.source() + " asks for volume " + v.key() + " again (already asked for by "
             + prev + "): a container may use a volume once");
       }
-      if (!v.containerPath().isEmpty() && !paths.add(v.containerPath())) {
-        throw DvdiException.invalid(v.source() + " binds to " + v.containerPath() + ", as "
-            + pathSource.get(v.containerPath()) + " does: each volume needs its own container path");
-      }
-      pathSource.putIfAbsent(v.containerPath(), v.source());
     }
   }
 }

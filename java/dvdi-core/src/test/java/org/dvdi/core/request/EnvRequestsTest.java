@@ -13,6 +13,7 @@ import org.dvdi.spi.ErrorCode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The DVDI environment variables, as users of mesos-module-dvdi write them, and their rules. */
 class EnvRequestsTest {
@@ -140,13 +141,83 @@ class EnvRequestsTest {
   }
 
   @Test
-  void theSameVolumeTwiceOrTwoVolumesAtOnePath() {
+  void theSameVolumeTwice() {
     DvdiException twice = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_NAME1", "a"));
     assertTrue(twice.getMessage().contains("rexray/a again"), twice.getMessage());
-    DvdiException path = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", "/d",
-        "DVDI_VOLUME_NAME1", "b", "DVDI_VOLUME_CONTAINERPATH1", "/d/"));
-    assertTrue(path.getMessage().contains("binds to /d"), path.getMessage());
+    // Two volumes at one container path: LaunchPlannerTest (compared where they resolve).
     // The same name under two drivers is two volumes.
     assertEquals(2, parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_NAME1", "a", "DVDI_VOLUME_DRIVER1", "loop")).size());
+  }
+
+  @Test
+  void finding11_eachVolumeNamesItsContainerPathVariable() {
+    List<VolumeRequest> v = parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_NAME2", "b",
+        "DVDI_VOLUME_CONTAINERPATH2", "data"));
+    assertEquals("DVDI_VOLUME_NAME2", v.get(1).source());
+    assertEquals("DVDI_VOLUME_CONTAINERPATH2", v.get(1).pathSource());
+    assertEquals("DVDI_VOLUME_CONTAINERPATH", v.get(0).pathSource());
+  }
+
+  static void assertSafeToLog(String message) {
+    for (char c : message.toCharArray()) {
+      assertTrue(c >= 0x20 && c < 0x7f, "control or non-ASCII character " + (int) c + " in: " + message);
+    }
+    assertTrue(message.length() < 600, "an error of " + message.length() + " characters");
+  }
+
+  @Test
+  void finding12_aNewlineOrEscInAFlagIsEscapedInTheError() {
+    DvdiException e = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_READONLY",
+        "no\nI0101 00:00:00 dvdi] forged \u001b[2J"));
+    assertSafeToLog(e.getMessage());
+    assertTrue(e.getMessage().startsWith("DVDI_VOLUME_READONLY is 'no\\x0aI0101"), e.getMessage());
+    assertTrue(e.getMessage().contains("\\x1b[2J"), e.getMessage());
+  }
+
+  @Test
+  void finding12_aHugeValueIsCutInTheError() {
+    String big = "x".repeat(10_000);
+    for (String var : List.of("DVDI_VOLUME_READONLY", "DVDI_VOLUME_EXPLICITCREATE", "DVDI_VOLUME_NAME",
+        "DVDI_VOLUME_DRIVER", "DVDI_VOLUME_OPTS")) {
+      Map<String, String> env = new HashMap<>(Map.of("DVDI_VOLUME_NAME", "a"));
+      env.put(var, big);
+      assertSafeToLog(rejected(env).getMessage());
+    }
+    assertSafeToLog(rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_OPTS", "k=" + big)).getMessage());
+    assertSafeToLog(rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH",
+        "/a".repeat(2000) + "/..")).getMessage());
+  }
+
+  @Test
+  void finding12_unknownVariableNamesAreEscapedAndCut() {
+    DvdiException e = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_X\nI0101 forged", "1"));
+    assertSafeToLog(e.getMessage());
+    assertTrue(e.getMessage().startsWith("DVDI_VOLUME_X\\x0aI0101 forged is not a DVDI variable"), e.getMessage());
+    assertSafeToLog(rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_" + "Y".repeat(10_000), "1")).getMessage());
+    assertSafeToLog(rejected(Map.of("DVDI_VOLUME_NAME" + "1".repeat(10_000), "a")).getMessage());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"size=5\n", "\tsize=5", "size=5,\u001bnewfstype=xfs", "size=5\r,iops=1", "size=\u007f5"})
+  void finding12_controlCharactersInOptionsAreRefused(String opts) {
+    DvdiException e = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_OPTS", opts));
+    assertSafeToLog(e.getMessage());
+    assertTrue(e.getMessage().startsWith("DVDI_VOLUME_OPTS"), e.getMessage());
+    assertTrue(e.getMessage().contains("control character"), e.getMessage());
+  }
+
+  @Test
+  void spacesAroundOptionsStillDoNotMatter() {
+    assertEquals(Map.of("size", "5", "iops", "1"),
+        parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_OPTS", " size = 5 , iops=1 ")).get(0).options().asMap());
+  }
+
+  @Test
+  void finding12_printableEscapesEverythingAmbiguous() {
+    assertEquals("a\\x0ab\\\\x0a\u00e9\\u202e\\u0085\\u2028\\ud800|\ud83d\ude00",
+        Grammar.printable("a\nb\\x0a\u00e9\u202e\u0085\u2028\ud800|\ud83d\ude00"));
+    assertEquals("y".repeat(200) + "... (10000 characters)", Grammar.printable("y".repeat(10_000)));
+    // A character of two UTF-16 units is never cut in half.
+    assertEquals("y".repeat(199) + "\ud83d\ude00... (203 characters)", Grammar.printable("y".repeat(199) + "\ud83d\ude00xx"));
   }
 }

@@ -68,4 +68,36 @@ class MesosRequestsTest {
     DvdiException badId = assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'../x'}"), json("{}"), "r"));
     assertTrue(badId.getMessage().startsWith("container_id.value is '../x'"), badId.getMessage());
   }
+
+  @Test
+  void finding8_debugContainersGetNoVolumes() {
+    String env = "'command_info':{'environment':{'variables':[{'name':'DVDI_VOLUME_NAME','value':'a'}]}},"
+        + "'container_info':{'type':'MESOS','volumes':[{'container_path':'d','source':{'type':'DOCKER_VOLUME',"
+        + "'docker_volume':{'driver':'loop','name':'b'}}}]}";
+    Json.Node id = json("{'value':'dbg','parent':{'value':'top'}}");
+    PrepareRequest debug = MesosRequests.parse(id, json("{'container_class':'DEBUG'," + env + "}"), "loop");
+    assertEquals("top.dbg", debug.containerId());
+    assertTrue(debug.volumes().isEmpty(), debug.volumes().toString());
+    assertEquals(2, MesosRequests.parse(id, json("{'container_class':'DEFAULT'," + env + "}"), "loop").volumes().size());
+  }
+
+  @Test
+  void finding11_dockerVolumesNameTheirContainerPathField() {
+    PrepareRequest r = MesosRequests.parse(json("{'value':'c'}"), json("{'container_info':{'volumes':["
+        + "{'container_path':'/h','host_path':'/srv'},"
+        + "{'container_path':'d','source':{'type':'DOCKER_VOLUME','docker_volume':{'driver':'loop','name':'b'}}}]}}"),
+        "loop");
+    assertEquals("container_info.volumes[1]", r.volumes().get(0).source());
+    assertEquals("container_info.volumes[1].container_path", r.volumes().get(0).pathSource());
+  }
+
+  @Test
+  void driverOptionsWithControlCharactersAreRefusedAndEscaped() {
+    DvdiException e = assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'c'}"), json(
+        "{'container_info':{'volumes':[{'container_path':'d','source':{'type':'DOCKER_VOLUME','docker_volume':"
+            + "{'driver':'loop','name':'b','driver_options':{'parameter':[{'key':'size','value':'5\\n\\u001b'}]}}}}]}}"),
+        "loop"));
+    assertTrue(e.getMessage().startsWith("container_info.volumes[0].source.docker_volume.driver_options option 'size' is '5\\x0a\\x1b'"),
+        e.getMessage());
+  }
 }
