@@ -18,8 +18,16 @@ import org.dvdi.spi.host.KernelMounts;
 final class KernelTruth {
   private KernelTruth() {}
 
-  /** True when {@code v}'s host path is a mount of {@code v}'s device. */
+  /** True when {@code v}'s host path is a mount of {@code v}'s device (reading the mount table when needed). */
   static boolean mounted(Volume v) {
+    return mounted(v, KernelMounts::read);
+  }
+
+  /**
+   * As {@link #mounted(Volume)}, with the mount table from {@code table} (recovery reads it once
+   * for all volumes).
+   */
+  static boolean mounted(Volume v, java.util.function.Supplier<KernelMounts> table) {
     if (v.getHostPath().isEmpty() || v.getDevice().isEmpty()) {
       return false;
     }
@@ -31,13 +39,26 @@ final class KernelTruth {
       boolean block = (((Integer) mode) & 0170000) == 0060000;
       if (!block) {
         // not a block device (a provider that mounts something else): ask the mount table
-        return KernelMounts.read().isMountPoint(host);
+        return table.get().isMountPoint(host);
       }
       Object onDev = Files.getAttribute(host, "unix:dev", LinkOption.NOFOLLOW_LINKS);
       return ((Number) rdev).longValue() == ((Number) onDev).longValue();
     } catch (IOException | RuntimeException e) {
       return false;
     }
+  }
+
+  /** A supplier that reads the mount table once, when first asked. */
+  static java.util.function.Supplier<KernelMounts> once() {
+    KernelMounts[] t = {null};
+    return () -> {
+      synchronized (t) {
+        if (t[0] == null) {
+          t[0] = KernelMounts.read();
+        }
+        return t[0];
+      }
+    };
   }
 
   /** The mount at {@code <mount root>/<driver>/<name>} that state does not know, as a record's host path and device. */

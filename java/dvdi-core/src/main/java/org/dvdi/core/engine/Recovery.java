@@ -64,7 +64,7 @@ final class Recovery {
     CrashPoints.reached("recover.containers-cleaned");
     view = m.state.freshView();
     Map<VolumeKey, List<String>> users = users(view);
-    Predicate<Volume> kernel = m.kernelHas();
+    Predicate<Volume> kernel = m.kernelHasOnce();
     List<VolumeKey> keptVolumes = new ArrayList<>();
     List<CompletableFuture<Void>> work = new ArrayList<>();
     for (Volume v : view.volumes().values()) {

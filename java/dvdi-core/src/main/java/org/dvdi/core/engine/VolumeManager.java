@@ -157,6 +157,12 @@ public final class VolumeManager implements AutoCloseable {
     return v -> !kernelMounts(VolumeKey.of(v)) || KernelTruth.mounted(v);
   }
 
+  /** As {@link #kernelHas()}, with the mount table read once for all the volumes asked about. */
+  Predicate<Volume> kernelHasOnce() {
+    java.util.function.Supplier<org.dvdi.spi.host.KernelMounts> table = KernelTruth.once();
+    return v -> !kernelMounts(VolumeKey.of(v)) || KernelTruth.mounted(v, table);
+  }
+
   boolean kernelMounts(VolumeKey key) {
     try {
       return providers.get(key.driver()).capabilities().kernelMounts();
