@@ -74,6 +74,9 @@ typedef std::vector<ContainerState> ContainerStates;
 typedef std::list<ContainerState> ContainerStates;
 #endif
 
+// The Mesos this module is built for: how it applies ContainerLaunchInfo.mounts.
+static const MesosVersion MESOS = {MESOS_MAJOR_VERSION_NUM, MESOS_MINOR_VERSION_NUM};
+
 // Java metrics published as pull gauges dvdi/<name> (read with one bridge call
 // per snapshot).
 static const char* const JAVA_GAUGES[] = {
@@ -162,7 +165,7 @@ public:
   {
     string launchInfoJson;
     string error;
-    if (!launchInfoOf(result, &launchInfoJson, &error)) {
+    if (!launchInfoOf(result, MESOS, &launchInfoJson, &error)) {
       return Failure(error);
     }
     if (launchInfoJson.empty()) {

@@ -108,23 +108,73 @@ TEST(Translate, Requests)
 }
 
 
+const MesosVersion MESOS_1_11 = {1, 11};
+
+
 TEST(Translate, LaunchInfoOfPrepareResults)
 {
   std::string li;
   std::string error;
   ASSERT_TRUE(launchInfoOf(
       "{\"launch_info\":{\"clone_namespaces\":[131072],\"mounts\":[{\"source\":\"/v\",\"target\":\"/t\",\"flags\":20481}]},"
-      "\"volumes\":[]}", &li, &error));
+      "\"volumes\":[]}", MESOS_1_11, &li, &error));
   nlohmann::json j = nlohmann::json::parse(li);
   EXPECT_EQ(131072, j["clone_namespaces"][0]);
+  ASSERT_EQ(1u, j["mounts"].size()) << li;
   EXPECT_EQ(20481, j["mounts"][0]["flags"]);
 
-  ASSERT_TRUE(launchInfoOf("{\"volumes\":[]}", &li, &error));
+  ASSERT_TRUE(launchInfoOf("{\"volumes\":[]}", MESOS_1_11, &li, &error));
   EXPECT_EQ("", li) << "no volumes: no launch info";
 
-  EXPECT_FALSE(launchInfoOf("[1]", &li, &error));
+  EXPECT_FALSE(launchInfoOf("[1]", MESOS_1_11, &li, &error));
   EXPECT_NE(std::string::npos, error.find("dvdi INTERNAL"));
-  EXPECT_FALSE(launchInfoOf("{\"launch_info\":7}", &li, &error));
+  EXPECT_FALSE(launchInfoOf("{\"launch_info\":7}", MESOS_1_11, &li, &error));
+  EXPECT_FALSE(launchInfoOf("{\"launch_info\":{\"mounts\":{}}}", MESOS_1_11, &li, &error));
+  EXPECT_NE(std::string::npos, error.find("mounts")) << error;
+}
+
+
+// A prepare result with a read-only bind (MS_BIND|MS_REC|MS_RDONLY) and a
+// read-write one (MS_BIND|MS_REC), as Java sends them.
+const char* const RO_AND_RW =
+  "{\"launch_info\":{\"clone_namespaces\":[131072],\"mounts\":["
+  "{\"source\":\"/v/ro\",\"target\":\"/s/ro\",\"flags\":20481},"
+  "{\"source\":\"/v/rw\",\"target\":\"/s/rw\",\"flags\":20480}]},\"volumes\":[]}";
+
+nlohmann::json mountsFor(const MesosVersion& mesos)
+{
+  std::string li;
+  std::string error;
+  EXPECT_TRUE(launchInfoOf(RO_AND_RW, mesos, &li, &error)) << error;
+  return nlohmann::json::parse(li, nullptr, false)["mounts"];
+}
+
+
+TEST(Translate, finding7_ReadOnlyBindIsRemountedReadOnlyOnMesos1_5To1_7)
+{
+  // MS_REMOUNT|MS_BIND|MS_RDONLY, no source: what Mesos 1.8's fs::mount does
+  // after a read-only bind, as a mount entry of its own.
+  const nlohmann::json remount = {{"target", "/s/ro"}, {"flags", 32 | 4096 | 1}};
+  for (int minor : {5, 6, 7}) {
+    nlohmann::json m = mountsFor(MesosVersion{1, minor});
+    ASSERT_EQ(3u, m.size()) << "1." << minor << ": " << m.dump();
+    EXPECT_EQ("/v/ro", m[0]["source"]);
+    EXPECT_EQ(20481, m[0]["flags"]);
+    EXPECT_EQ(remount, m[1]) << "1." << minor << ": right after its bind";
+    EXPECT_EQ("/v/rw", m[2]["source"]);
+    EXPECT_EQ(20480, m[2]["flags"]);
+    EXPECT_FALSE(remountsReadOnlyBinds(MesosVersion{1, minor}));
+  }
+}
+
+
+TEST(Translate, finding7_MesosThatRemountsItselfGetsTheBindsUnchanged)
+{
+  nlohmann::json unchanged = nlohmann::json::parse(RO_AND_RW)["launch_info"]["mounts"];
+  for (const MesosVersion& v : {MesosVersion{1, 8}, MesosVersion{1, 11}, MesosVersion{2, 0}}) {
+    EXPECT_EQ(unchanged, mountsFor(v)) << v.major << "." << v.minor;
+    EXPECT_TRUE(remountsReadOnlyBinds(v));
+  }
 }
 
 
