@@ -88,6 +88,46 @@ static const char* const JAVA_GAUGES[] = {
 };
 
 
+// The text dvdi reads from a container's config (as Java's MesosRequests):
+// DVDI_VOLUME_* variables of its command and of a top-level container's
+// executor, and the fields of its DOCKER_VOLUME volumes.
+static vector<TaskText> taskTexts(const ContainerConfig& config)
+{
+  vector<TaskText> texts;
+  auto variables = [&texts](const mesos::Environment& environment) {
+    foreach (const mesos::Environment::Variable& v, environment.variables()) {
+      if (isDvdiVariable(v.name())) {
+        texts.push_back(TaskText{v.name(), v.value()});
+      }
+    }
+  };
+  if (config.has_executor_info()) {
+    variables(config.executor_info().command().environment());
+  }
+  if (config.has_command_info()) {
+    variables(config.command_info().environment());
+  }
+  for (int i = 0; i < config.container_info().volumes_size(); i++) {
+    const mesos::Volume& volume = config.container_info().volumes(i);
+    if (volume.source().type() != mesos::Volume::Source::DOCKER_VOLUME) {
+      continue;
+    }
+    const string field = "container_info.volumes[" + stringify(i) + "]";
+    const mesos::Volume::Source::DockerVolume& docker = volume.source().docker_volume();
+    texts.push_back(TaskText{field + ".container_path", volume.container_path()});
+    texts.push_back(TaskText{field + ".source.docker_volume.driver", docker.driver()});
+    texts.push_back(TaskText{field + ".source.docker_volume.name", docker.name()});
+    for (int k = 0; k < docker.driver_options().parameter_size(); k++) {
+      const Parameter& option = docker.driver_options().parameter(k);
+      const string at = field + ".source.docker_volume.driver_options.parameter[" + stringify(k) + "]";
+      texts.push_back(TaskText{at + ".key", option.key()});
+      texts.push_back(TaskText{at + ".value", option.value()});
+    }
+  }
+  return texts;
+}
+
+
 // Owns the bridge calls: a libprocess actor, so that replies (which arrive on
 // JVM threads) are handed back to libprocess before any Mesos code runs.
 class DvdiIsolatorProcess : public process::Process<DvdiIsolatorProcess>
@@ -153,6 +193,11 @@ public:
       const ContainerConfig& containerConfig)
   {
     ++prepares;
+    string error;
+    if (!checkUtf8(taskTexts(containerConfig), &error)) {
+      prepareFailed(containerId, error);
+      return Failure(error);
+    }
     string request = prepareRequest(
         stringify(JSON::protobuf(containerId)),
         stringify(JSON::protobuf(containerConfig)));

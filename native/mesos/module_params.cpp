@@ -7,7 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bridge/utf.hpp"
+
 namespace dvdi {
+
+using utf::printable;
 
 namespace {
 
@@ -86,7 +90,13 @@ bool parseModuleParameters(
       for (const ModuleParameter& p : moduleParameters()) {
         names += (names.empty() ? "" : ", ") + std::string(p.name);
       }
-      *error = "unknown module parameter '" + key + "'; known: " + names;
+      *error = "unknown module parameter '" + printable(key) + "'; known: " + names;
+      return false;
+    }
+    // Everything below may end up in Facade.init's JSON (whose dump throws on
+    // text that is not UTF-8).
+    if (!utf::valid(value)) {
+      *error = "module parameter '" + key + "' is not valid UTF-8: '" + printable(value) + "'";
       return false;
     }
     if (key == "jar") {
@@ -97,7 +107,7 @@ bool parseModuleParameters(
       bridge.jvmOptions = splitWords(value);
       for (const std::string& o : bridge.jvmOptions) {
         if (o.empty() || o[0] != '-') {
-          *error = "module parameter 'jvm_options' has '" + o + "': JVM options start with '-'";
+          *error = "module parameter 'jvm_options' has '" + printable(o) + "': JVM options start with '-'";
           return false;
         }
       }
@@ -114,7 +124,7 @@ bool parseModuleParameters(
         item = item.substr(b, item.find_last_not_of(" \t") - b + 1);
         size_t eq = item.find('=');
         if (eq == std::string::npos || eq == 0) {
-          *error = "module parameter 'settings' has '" + item + "': items are key=value, separated by ';'";
+          *error = "module parameter 'settings' has '" + printable(item) + "': items are key=value, separated by ';'";
           return false;
         }
         settings[item.substr(0, eq)] = item.substr(eq + 1);
@@ -123,7 +133,7 @@ bool parseModuleParameters(
       char* end = nullptr;
       long n = strtol(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || n < 1 || n > 16) {
-        *error = "module parameter 'bridge_threads' is '" + value + "': must be a whole number from 1 to 16";
+        *error = "module parameter 'bridge_threads' is '" + printable(value) + "': must be a whole number from 1 to 16";
         return false;
       }
       bridge.threads = static_cast<int>(n);
@@ -141,15 +151,15 @@ bool parseModuleParameters(
   }
 
   if (bridge.jar.empty() || bridge.jar[0] != '/') {
-    *error = "module parameter 'jar' is '" + bridge.jar + "': must be the absolute path of dvdi.jar";
+    *error = "module parameter 'jar' is '" + printable(bridge.jar) + "': must be the absolute path of dvdi.jar";
     return false;
   }
   if (!isFile(bridge.jar)) {
-    *error = "module parameter 'jar': " + bridge.jar + " does not exist (build it with ./mvnw package, or install it)";
+    *error = "module parameter 'jar': " + printable(bridge.jar) + " does not exist (build it with ./mvnw package, or install it)";
     return false;
   }
   if (!bridge.libjvm.empty() && !isFile(bridge.libjvm)) {
-    *error = "module parameter 'libjvm': " + bridge.libjvm + " does not exist";
+    *error = "module parameter 'libjvm': " + printable(bridge.libjvm) + " does not exist";
     return false;
   }
 

@@ -2,9 +2,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bridge/utf.hpp"
+
 namespace dvdi {
 
 using nlohmann::json;
+
+bool isDvdiVariable(const std::string& name)
+{
+  static const std::string PREFIX = "DVDI_VOLUME_";
+  return name.compare(0, PREFIX.size(), PREFIX) == 0;
+}
+
+
+bool checkUtf8(const std::vector<TaskText>& texts, std::string* error)
+{
+  for (const TaskText& t : texts) {
+    if (!utf::valid(t.field)) {
+      *error = "dvdi INVALID_REQUEST: the name of variable '" + utf::printable(t.field) + "' is not valid UTF-8";
+      return false;
+    }
+    if (!utf::valid(t.value)) {
+      *error = "dvdi INVALID_REQUEST: " + utf::printable(t.field) + " is not valid UTF-8: '"
+        + utf::printable(t.value) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
 
 std::string prepareRequest(
     const std::string& containerIdJson,

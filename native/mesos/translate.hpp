@@ -12,6 +12,25 @@
 
 namespace dvdi {
 
+// Text dvdi reads from a task's request: where it is (a variable's name, or
+// a field such as "container_info.volumes[0].source.docker_volume.name") and
+// its value.
+struct TaskText
+{
+  std::string field;
+  std::string value;
+};
+
+// Whether dvdi reads an environment variable of that name (DVDI_VOLUME_*,
+// as Java's EnvRequests).
+bool isDvdiVariable(const std::string& name);
+
+// Checks that each `texts` field and value is UTF-8: Java would read other
+// bytes as U+FFFD, a name or a path other than the one the task gave. False
+// with *error "dvdi INVALID_REQUEST: <field> is not valid UTF-8: '<value>'"
+// (escaped with utf::printable) for the first that is not.
+bool checkUtf8(const std::vector<TaskText>& texts, std::string* error);
+
 // {"container_id": <ContainerID>, "container_config": <ContainerConfig>}
 std::string prepareRequest(
     const std::string& containerIdJson,

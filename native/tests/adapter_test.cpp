@@ -67,14 +67,27 @@ TEST(ModuleParameters, MapToSettingsAndBridgeOptions)
 }
 
 
+// Parameters the module refuses, and (a part of) the error each gives.
+struct Refused
+{
+  std::map<std::string, std::string> params;
+  std::string expected;
+};
+
+void expectRefused(const std::vector<Refused>& cases)
+{
+  for (const Refused& c : cases) {
+    ModuleConfig config;
+    std::string error;
+    EXPECT_FALSE(parse(c.params, &config, &error)) << c.expected;
+    EXPECT_NE(std::string::npos, error.find(c.expected)) << error;
+  }
+}
+
+
 TEST(ModuleParameters, BadOnesNameTheParameterAndTheRule)
 {
-  struct Case
-  {
-    std::map<std::string, std::string> params;
-    std::string expected;
-  };
-  std::vector<Case> cases = {
+  expectRefused({
     {{{"statedir", "/s"}}, "unknown module parameter 'statedir'; known: jar, libjvm"},
     {{{"bridge_threads", "0"}}, "'bridge_threads' is '0': must be a whole number from 1 to 16"},
     {{{"bridge_threads", "two"}}, "'bridge_threads' is 'two'"},
@@ -84,13 +97,18 @@ TEST(ModuleParameters, BadOnesNameTheParameterAndTheRule)
     {{{"jar", "/no/such/dvdi.jar"}}, "/no/such/dvdi.jar does not exist"},
     {{{"libjvm", "/no/libjvm.so"}}, "'libjvm': /no/libjvm.so does not exist"},
     {{{"state_dir", ""}}, "'state_dir' is empty"},
-  };
-  for (const Case& c : cases) {
-    ModuleConfig config;
-    std::string error;
-    EXPECT_FALSE(parse(c.params, &config, &error)) << c.expected;
-    EXPECT_NE(std::string::npos, error.find(c.expected)) << error;
-  }
+  });
+}
+
+
+TEST(ModuleParameters, finding12_TextThatIsNotUtf8IsRefusedNamingTheParameter)
+{
+  expectRefused({
+    {{{"settings", "providers.loop.pool=/p\xFF"}}, "module parameter 'settings' is not valid UTF-8: 'providers.loop.pool=/p\\xff'"},
+    {{{"state_dir", "/s\xC3"}}, "module parameter 'state_dir' is not valid UTF-8: '/s\\xc3'"},
+    {{{"config_file", "/etc/\xFE\n"}}, "module parameter 'config_file' is not valid UTF-8: '/etc/\\xfe\\x0a'"},
+    {{{"state\xFF" "dir\n", "/s"}}, "unknown module parameter 'state\\xffdir\\x0a'"},
+  });
 }
 
 
@@ -105,6 +123,33 @@ TEST(Translate, Requests)
   EXPECT_EQ("b", r["states"][1]["container_id"]["value"]);
   EXPECT_EQ("o", r["orphans"][0]["value"]);
   EXPECT_EQ("{\"states\":[],\"orphans\":[]}", recoverRequest({}, {}));
+}
+
+
+TEST(Translate, finding12_TaskTextThatIsNotUtf8IsAnInvalidRequestShownEscaped)
+{
+  std::string error;
+  EXPECT_TRUE(checkUtf8({{"DVDI_VOLUME_NAME", "caf\xC3\xA9\xF0\x9F\x98\x80"}, {"DVDI_VOLUME_READONLY", "true"}}, &error));
+  EXPECT_TRUE(checkUtf8({}, &error));
+
+  EXPECT_FALSE(checkUtf8({{"DVDI_VOLUME_NAME", "ok"}, {"DVDI_VOLUME_CONTAINERPATH1", "data\xFF\n"}}, &error));
+  EXPECT_EQ("dvdi INVALID_REQUEST: DVDI_VOLUME_CONTAINERPATH1 is not valid UTF-8: 'data\\xff\\x0a'", error);
+
+  EXPECT_FALSE(checkUtf8({{"DVDI_VOLUME_NAME\xC0", "v"}}, &error));
+  EXPECT_EQ("dvdi INVALID_REQUEST: the name of variable 'DVDI_VOLUME_NAME\\xc0' is not valid UTF-8", error);
+
+  EXPECT_FALSE(checkUtf8({{"container_info.volumes[0].source.docker_volume.name", std::string(500, '\xFF')}}, &error));
+  EXPECT_EQ(0u, error.find("dvdi INVALID_REQUEST: container_info.volumes[0].source.docker_volume.name is not valid"));
+  EXPECT_LT(error.size(), 1000u) << "the echo is capped";
+  // The error itself can go into JSON (and a log line).
+  EXPECT_NO_THROW(nlohmann::json(error).dump());
+  EXPECT_EQ(std::string::npos, error.find('\n'));
+
+  EXPECT_TRUE(isDvdiVariable("DVDI_VOLUME_NAME"));
+  EXPECT_TRUE(isDvdiVariable("DVDI_VOLUME_FOO"));
+  EXPECT_FALSE(isDvdiVariable("DVDI_HOSTPATH")) << "dvdi's export, not read";
+  EXPECT_FALSE(isDvdiVariable("PATH"));
+  EXPECT_FALSE(isDvdiVariable("DVDI"));
 }
 
 

@@ -21,6 +21,7 @@
 
 #include "bridge.hpp"
 #include "support.hpp"
+#include "utf.hpp"
 
 using nlohmann::json;
 
@@ -289,6 +290,27 @@ TEST_F(BridgeTest, TextOutsideTheBmpCrossesIntactBothWays)
   Reply m = bridge->callSync("caf\xC3\xA9\xF0\x9F\x98\x80", "{}", TIMEOUT_MS);
   EXPECT_EQ("INVALID_REQUEST", m.code);
   EXPECT_NE(std::string::npos, m.message.find("caf\xC3\xA9\xF0\x9F\x98\x80")) << m.message;
+}
+
+
+TEST_F(BridgeTest, finding12_BytesThatAreNotUtf8FailAsAReplyNotACrash)
+{
+  // Made by hand: nlohmann::json's dump() throws on such text. Java reads
+  // the bytes as U+FFFD; the adapter refuses them before (checkUtf8).
+  const std::string request = "{\"container_id\":{\"value\":\"bad-utf8\"},\"container_config\":{"
+    "\"directory\":\"" + dirs().sandbox("bad-utf8") + "\",\"command_info\":{\"environment\":{\"variables\":["
+    "{\"name\":\"DVDI_VOLUME_NAME\",\"type\":\"VALUE\",\"value\":\"a\xFF\"},"
+    "{\"name\":\"DVDI_VOLUME_DRIVER\",\"type\":\"VALUE\",\"value\":\"loop\"}]}}}}";
+  Reply r = bridge->callSync("prepare", request, TIMEOUT_MS);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ("INVALID_REQUEST", r.code) << r.describe();
+  EXPECT_TRUE(dvdi::utf::valid(r.message)) << r.message;
+  EXPECT_NO_THROW(json(r.describe()).dump());
+
+  Reply m = bridge->callSync("ping\xC3", "{}", TIMEOUT_MS);
+  EXPECT_EQ("INVALID_REQUEST", m.code) << m.describe();
+  EXPECT_TRUE(dvdi::utf::valid(m.message)) << m.message;
+  EXPECT_FALSE(testing_::result(cleanup("bad-utf8")).value("known", true));
 }
 
 

@@ -58,6 +58,23 @@ TEST(Utf, IllFormedInputBecomesReplacementCharacters)
 }
 
 
+TEST(Utf, finding12_PrintableEscapesControlsAndInvalidBytesAndCaps)
+{
+  using dvdi::utf::printable;
+  EXPECT_EQ("plain caf\xC3\xA9 \xF0\x9F\x98\x80", printable("plain caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_EQ("a\\x0aforged\\x1b[0m\\x7f", printable("a\nforged\x1b[0m\x7f"));
+  EXPECT_EQ("a\\xff\\xc3b", printable("a\xFF\xC3" "b"));
+  EXPECT_EQ("back\\\\x0a", printable("back\\x0a")) << "a backslash cannot pass for an escape";
+  EXPECT_EQ("nul\\x00", printable(string("nul\0", 4)));
+  EXPECT_TRUE(dvdi::utf::valid(printable("\xFF\xFE\xED\xA0\xBD")));
+
+  string big(10000, 'x');
+  string shown = printable(big);
+  EXPECT_EQ(string(dvdi::utf::PRINTABLE_MAX, 'x') + "...", shown);
+  EXPECT_EQ(string(dvdi::utf::PRINTABLE_MAX, 'x'), printable(string(dvdi::utf::PRINTABLE_MAX, 'x')));
+}
+
+
 TEST(JvmOptions, OptionKinds)
 {
   EXPECT_EQ("-Xmx", dvdi::jvmOptionKind("-Xmx1g"));
