@@ -77,6 +77,9 @@ typedef std::list<ContainerState> ContainerStates;
 // The Mesos this module is built for: how it applies ContainerLaunchInfo.mounts.
 static const MesosVersion MESOS = {MESOS_MAJOR_VERSION_NUM, MESOS_MINOR_VERSION_NUM};
 
+// Deadline of a "metrics" call (a snapshot's gauges wait for it).
+static const int METRICS_TIMEOUT_MS = 30 * 1000;
+
 // Java metrics published as pull gauges dvdi/<name> (read with one bridge call
 // per snapshot).
 static const char* const JAVA_GAUGES[] = {
@@ -133,9 +136,11 @@ static vector<TaskText> taskTexts(const ContainerConfig& config)
 class DvdiIsolatorProcess : public process::Process<DvdiIsolatorProcess>
 {
 public:
-  explicit DvdiIsolatorProcess(Bridge* _bridge)
+  DvdiIsolatorProcess(Bridge* _bridge, const ModuleConfig& config)
     : ProcessBase(process::ID::generate("dvdi-isolator")),
       bridge(_bridge),
+      prepareTimeoutMs(config.prepareTimeoutMs),
+      cleanupTimeoutMs(config.cleanupTimeoutMs),
       prepares("dvdi/prepares"),
       prepareFailures("dvdi/prepare_failures"),
       cleanups("dvdi/cleanups"),
@@ -168,14 +173,16 @@ public:
   }
 
   // Calls Java; the future completes on this process, never on a JVM thread.
-  Future<string> call(const string& method, const string& request)
+  // `timeoutMs` > 0: the bridge fails the call with "dvdi TIMEOUT: ..." if
+  // Java has not answered by then (and ignores a later answer).
+  Future<string> call(const string& method, const string& request, int timeoutMs)
   {
     Owned<Promise<string>> promise(new Promise<string>());
     Future<string> future = promise->future();
     process::PID<DvdiIsolatorProcess> pid = self();
     bridge->call(method, request, [pid, promise](const Reply& reply) {
       process::dispatch(pid, &DvdiIsolatorProcess::complete, promise, reply);
-    });
+    }, timeoutMs);
     return future;
   }
 
@@ -201,7 +208,7 @@ public:
     string request = prepareRequest(
         stringify(JSON::protobuf(containerId)),
         stringify(JSON::protobuf(containerConfig)));
-    return prepareTimer.time(call("prepare", request))
+    return prepareTimer.time(call("prepare", request, prepareTimeoutMs))
       .then(process::defer(self(), &Self::_prepare, containerId, lambda::_1))
       .onFailed(process::defer(self(), &Self::prepareFailed, containerId, lambda::_1));
   }
@@ -237,7 +244,8 @@ public:
   Future<Nothing> cleanup(const ContainerID& containerId)
   {
     ++cleanups;
-    return cleanupTimer.time(call("cleanup", cleanupRequest(stringify(JSON::protobuf(containerId)))))
+    return cleanupTimer.time(
+        call("cleanup", cleanupRequest(stringify(JSON::protobuf(containerId))), cleanupTimeoutMs))
       .then(process::defer(self(), &Self::_cleanup, containerId, lambda::_1));
   }
 
@@ -266,7 +274,10 @@ public:
     foreach (const ContainerID& orphan, orphans) {
       orphanJsons.push_back(stringify(JSON::protobuf(orphan)));
     }
-    return recoverTimer.time(call("recover", recoverRequest(stateJsons, orphanJsons)))
+    // No deadline: the agent does not start without its isolators' recovery,
+    // and a recover that failed early would fail the agent while dvdi may
+    // still be adopting or releasing volumes.
+    return recoverTimer.time(call("recover", recoverRequest(stateJsons, orphanJsons), 0))
       .then([](const string& result) -> Future<Nothing> {
         LOG(INFO) << "dvdi recovered: " << recoverSummary(result);
         return Nothing();
@@ -277,7 +288,7 @@ public:
   Future<double> javaMetric(const string& name)
   {
     if (metricsCall.isNone() || process::Clock::now() - metricsAge > Seconds(1)) {
-      metricsCall = call("metrics", "{}");
+      metricsCall = call("metrics", "{}", METRICS_TIMEOUT_MS);
       metricsAge = process::Clock::now();
     }
     return metricsCall->then([name](const string& result) -> Future<double> {
@@ -292,6 +303,8 @@ public:
 
 private:
   Bridge* bridge;
+  const int prepareTimeoutMs;
+  const int cleanupTimeoutMs;
   process::metrics::Counter prepares;
   process::metrics::Counter prepareFailures;
   process::metrics::Counter cleanups;
@@ -310,8 +323,8 @@ private:
 class DvdiIsolator : public Isolator
 {
 public:
-  explicit DvdiIsolator(Bridge* bridge)
-    : process(new DvdiIsolatorProcess(bridge))
+  DvdiIsolator(Bridge* bridge, const ModuleConfig& config)
+    : process(new DvdiIsolatorProcess(bridge, config))
   {
     process::spawn(process.get());
     foreach (const char* name, JAVA_GAUGES) {
@@ -404,8 +417,10 @@ static Isolator* createIsolator(const Parameters& parameters)
     return nullptr;
   }
   LOG(INFO) << "dvdi isolator ready (Mesos " << MESOS_VERSION << ", jar " << bridge->jar()
-            << ", JVM started in " << bridge->jvmStartMs() << " ms): " << bridge->initResult();
-  return new DvdiIsolator(bridge);
+            << ", JVM started in " << bridge->jvmStartMs() << " ms, prepare timeout "
+            << config.prepareTimeoutMs << " ms, cleanup timeout " << config.cleanupTimeoutMs << " ms): "
+            << bridge->initResult();
+  return new DvdiIsolator(bridge, config);
 }
 
 } // namespace dvdi {

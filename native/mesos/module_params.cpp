@@ -33,6 +33,29 @@ bool isFile(const std::string& path)
   return ::stat(path.c_str(), &s) == 0 && S_ISREG(s.st_mode);
 }
 
+// A duration as dvdi's settings write it (a whole number with ms, s, m or h;
+// a bare number is seconds), from 1 ms to 24 h; false if it is not one.
+bool parseDurationMs(const std::string& text, int* ms)
+{
+  const long long MAX_MS = 24LL * 3600 * 1000;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    digits++;
+  }
+  if (digits == 0 || digits > 12) {
+    return false;
+  }
+  long long n = std::stoll(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  long long scale = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000
+    : unit == "h" ? 3600000 : 0;
+  if (scale == 0 || n == 0 || n > MAX_MS / scale) {
+    return false;
+  }
+  *ms = static_cast<int>(n * scale);
+  return true;
+}
+
 std::vector<std::string> splitWords(const std::string& s)
 {
   std::vector<std::string> out;
@@ -60,6 +83,10 @@ const std::vector<ModuleParameter>& moduleParameters()
     {"default_driver", "the driver when DVDI_VOLUME_DRIVER is not given (setting driver.default)", "rexray"},
     {"settings", "further dvdi settings, 'key=value' pairs separated by ';'", "none"},
     {"bridge_threads", "threads that call into the JVM (1-16)", "2"},
+    {"prepare_timeout", "how long the isolator waits for dvdi's prepare of a container before the container fails "
+     "with \"dvdi TIMEOUT\" (500ms, 30s, 2m, 1h; up to 24h); more than the provider timeouts of one volume", "10m"},
+    {"cleanup_timeout", "the same for a container's cleanup: past it Mesos reports that destroying the container "
+     "failed", "10m"},
     {"work_dir", "mesos-module-dvdi's parameter: accepted and ignored (dvdi keeps its state in state_dir)", "-"},
   };
   return p;
@@ -137,6 +164,13 @@ bool parseModuleParameters(
         return false;
       }
       bridge.threads = static_cast<int>(n);
+    } else if (key == "prepare_timeout" || key == "cleanup_timeout") {
+      int* ms = key == "prepare_timeout" ? &config->prepareTimeoutMs : &config->cleanupTimeoutMs;
+      if (!parseDurationMs(value, ms)) {
+        *error = "module parameter '" + key + "' is '" + printable(value)
+          + "': must be a duration like 500ms, 30s, 2m or 1h, from 1ms to 24h";
+        return false;
+      }
     } else if (key == "work_dir") {
       config->warnings.push_back(
           "module parameter 'work_dir' (mesos-module-dvdi) is ignored: dvdi keeps its state in 'state_dir'");

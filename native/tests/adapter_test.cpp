@@ -39,6 +39,28 @@ TEST(ModuleParameters, DefaultsMakeAnInitRequestWithNativeLogging)
   EXPECT_EQ("", init["config_file"]);
   EXPECT_TRUE(init["settings"].empty());
   EXPECT_TRUE(init["native_log"].get<bool>());
+  EXPECT_EQ(10 * 60 * 1000, c.prepareTimeoutMs);
+  EXPECT_EQ(10 * 60 * 1000, c.cleanupTimeoutMs);
+}
+
+
+TEST(ModuleParameters, finding8_PrepareAndCleanupTimeoutsAreDurations)
+{
+  struct Case
+  {
+    std::string value;
+    int ms;
+  };
+  for (const Case& t : std::vector<Case>{{"90s", 90000}, {"2m", 120000}, {"500ms", 500}, {"1h", 3600000},
+                                         {"45", 45000}, {"24h", 24 * 3600000}}) {
+    ModuleConfig c;
+    std::string error;
+    ASSERT_TRUE(parse({{"prepare_timeout", t.value}, {"cleanup_timeout", t.value}}, &c, &error)) << error;
+    EXPECT_EQ(t.ms, c.prepareTimeoutMs) << t.value;
+    EXPECT_EQ(t.ms, c.cleanupTimeoutMs) << t.value;
+    nlohmann::json init = nlohmann::json::parse(c.bridge.initArgs);
+    EXPECT_TRUE(init["settings"].empty()) << "the adapter's own, not a dvdi setting";
+  }
 }
 
 
@@ -97,6 +119,12 @@ TEST(ModuleParameters, BadOnesNameTheParameterAndTheRule)
     {{{"jar", "/no/such/dvdi.jar"}}, "/no/such/dvdi.jar does not exist"},
     {{{"libjvm", "/no/libjvm.so"}}, "'libjvm': /no/libjvm.so does not exist"},
     {{{"state_dir", ""}}, "'state_dir' is empty"},
+    {{{"prepare_timeout", "0s"}}, "'prepare_timeout' is '0s': must be a duration like 500ms, 30s, 2m or 1h, from 1ms to 24h"},
+    {{{"prepare_timeout", "ten"}}, "'prepare_timeout' is 'ten': must be a duration"},
+    {{{"cleanup_timeout", "-5s"}}, "'cleanup_timeout' is '-5s': must be a duration"},
+    {{{"cleanup_timeout", "25h"}}, "'cleanup_timeout' is '25h': must be a duration"},
+    {{{"cleanup_timeout", "99999999999999999999s"}}, "'cleanup_timeout' is '99999999999999999999s'"},
+    {{{"cleanup_timeout", "5 s"}}, "'cleanup_timeout' is '5 s'"},
   });
 }
 

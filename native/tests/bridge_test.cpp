@@ -378,6 +378,57 @@ TEST_F(BridgeTest, CallSyncTimesOutWithATimeoutReply)
 }
 
 
+TEST_F(BridgeTest, finding8_CallPastItsDeadlineTimesOutOnceAndItsLateReplyIsIgnored)
+{
+  REQUIRE_ROOT();
+  // A cold prepare (create, format, mount) takes far more than 1 ms: Java's
+  // reply comes after the deadline, as a lost-then-found completion would.
+  const size_t before = BridgeEnvironment::logLines().size();
+  testing_::Collector c(1);
+  bridge->call("prepare", testing_::prepareRequest("late", dirs().sandbox("late"), volume("late")),
+               c.callback(0), 1);
+  ASSERT_TRUE(c.waitAll(TIMEOUT_MS)) << "the deadline completes the call";
+  Reply r = c.replies()[0];
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ("TIMEOUT", r.code) << r.describe();
+  EXPECT_NE(std::string::npos, r.message.find("'prepare' got no reply from Java within 1 ms")) << r.message;
+
+  // Java finishes; its reply is recognised as late and dropped.
+  for (int i = 0; i < 1200 && bridge->pending() > 0; i++) {
+    usleep(100 * 1000);
+  }
+  EXPECT_EQ(0, bridge->pending());
+  EXPECT_EQ(1u, c.completed());
+  EXPECT_EQ(0u, c.duplicates()) << "no second completion";
+  std::vector<std::string> log = BridgeEnvironment::logLines();
+  bool late = false;
+  for (size_t i = before; i < log.size(); i++) {
+    late = late || (log[i].find("late reply of bridge call") != std::string::npos
+                    && log[i].find("'prepare'") != std::string::npos);
+  }
+  EXPECT_TRUE(late) << "the late reply is logged";
+
+  Reply cleaned = cleanup("late");
+  EXPECT_TRUE(cleaned.ok) << cleaned.describe();
+  EXPECT_EQ(0, testing_::mountCount(hostPath("late")));
+}
+
+
+TEST_F(BridgeTest, CallWithADeadlineThatJavaMeetsCompletesWithItsReply)
+{
+  testing_::Collector c(20);
+  for (size_t i = 0; i < 20; i++) {
+    bridge->call("ping", "{}", c.callback(i), TIMEOUT_MS);
+  }
+  ASSERT_TRUE(c.waitAll(TIMEOUT_MS));
+  for (const Reply& r : c.replies()) {
+    EXPECT_TRUE(r.ok) << r.describe();
+  }
+  EXPECT_EQ(0u, c.duplicates());
+  EXPECT_EQ(0, bridge->pending());
+}
+
+
 // ---------------------------------------------------------------- root: loop volumes
 
 TEST_F(BridgeTest, PrepareAndCleanupALoopVolume)
