@@ -4,7 +4,10 @@
 // no mount under the temporary mount root, no loop device on the pool, no
 // call pending, no JNI warning.
 
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge.hpp"
+#include "mesos/translate.hpp"
 #include "support.hpp"
 #include "utf.hpp"
 
@@ -484,6 +488,56 @@ TEST_F(BridgeTest, ReadOnlyVolumeIsBoundReadOnly)
   EXPECT_TRUE(p["volumes"][0].value("read_only", false));
   ASSERT_TRUE(cleanup("ro").ok);
   EXPECT_EQ(0, testing_::mountCount(hostPath("ro")));
+}
+
+
+// Applies launch info's mounts as Mesos 1.5-1.8's launcher does (each entry
+// one mount(2) call, in order, in a new mount namespace with / rslave), in a
+// child process; then says whether `target` is read-only there: 0 read-only,
+// 1 writable, 2 a mount failed.
+int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target)
+{
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
+      _exit(2);
+    }
+    for (const json& m : launchInfo["mounts"]) {
+      std::string source = m.value("source", std::string());
+      if (::mount(source.empty() ? nullptr : source.c_str(), m.value("target", std::string()).c_str(), nullptr,
+                  m.value("flags", 0ul), nullptr) != 0) {
+        _exit(2);
+      }
+    }
+    struct statvfs fs;
+    _exit(::statvfs(target.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0 ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+}
+
+
+TEST_F(BridgeTest, finding7_ReadOnlyBindIsReadOnlyUnderTheLauncherOfMesos1_6)
+{
+  REQUIRE_ROOT();
+  std::map<std::string, std::string> env = volume("ro16", "ro16");
+  env["DVDI_VOLUME_READONLY"] = "true";
+  Reply r = prepare("ro16", env);
+  ASSERT_TRUE(r.ok) << r.describe();
+  const std::string target = dirs().sandbox("ro16") + "/ro16";
+
+  std::string li;
+  std::string error;
+  ASSERT_TRUE(dvdi::launchInfoOf(r.result, dvdi::MesosVersion{1, 11}, &li, &error)) << error;
+  EXPECT_EQ(1, applyAsTheLauncherDoes(json::parse(li), target))
+    << "the kernel ignores MS_RDONLY on a first bind: Mesos 1.8+ remounts it itself";
+  ASSERT_TRUE(dvdi::launchInfoOf(r.result, dvdi::MesosVersion{1, 6}, &li, &error)) << error;
+  EXPECT_EQ(0, applyAsTheLauncherDoes(json::parse(li), target)) << li;
+
+  EXPECT_EQ(0, testing_::mountCount(target)) << "nothing reached the host's mount namespace";
+  ASSERT_TRUE(cleanup("ro16").ok);
+  EXPECT_EQ(0, testing_::mountCount(hostPath("ro16")));
 }
 
 
