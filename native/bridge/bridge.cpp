@@ -260,14 +260,23 @@ struct Bridge::Impl
     for (;;) {
       const uint64_t seen = timerGeneration;
       lock.unlock();
-      std::vector<CallTable::Expired> expired = calls.expire(CallTable::Clock::now());
-      for (size_t k = 0; k < expired.size(); k++) {
-        log::warning("bridge call " + std::to_string(expired[k].tag) + " ('" + expired[k].method
-                     + "') timed out after " + std::to_string(expired[k].timeoutMs) + " ms");
-        runCallback(expired[k].done, CallTable::timeoutReply(expired[k]), expired[k].tag);
-      }
       CallTable::Clock::time_point next;
-      bool hasNext = calls.nextDeadline(&next);
+      bool hasNext = false;
+      try {
+        std::vector<CallTable::Expired> expired = calls.expire(CallTable::Clock::now());
+        for (size_t k = 0; k < expired.size(); k++) {
+          log::warning("bridge call " + std::to_string(expired[k].tag) + " ('" + expired[k].method
+                       + "') timed out after " + std::to_string(expired[k].timeoutMs) + " ms");
+          runCallback(expired[k].done, CallTable::timeoutReply(expired[k]), expired[k].tag);
+        }
+        hasNext = calls.nextDeadline(&next);
+      } catch (abi::__forced_unwind&) {
+        throw;
+      } catch (...) { // out of memory: the deadlines are looked at again soon
+        log::error("the bridge's timer failed to expire calls; it tries again in a second");
+        next = CallTable::Clock::now() + std::chrono::seconds(1);
+        hasNext = true;
+      }
       lock.lock();
       std::function<bool()> changed = [this, seen]() { return timerGeneration != seen; };
       if (hasNext) {

@@ -246,7 +246,15 @@ public:
     ++cleanups;
     return cleanupTimer.time(
         call("cleanup", cleanupRequest(stringify(JSON::protobuf(containerId))), cleanupTimeoutMs))
-      .then(process::defer(self(), &Self::_cleanup, containerId, lambda::_1));
+      .then(process::defer(self(), &Self::_cleanup, containerId, lambda::_1))
+      .onFailed(process::defer(self(), &Self::cleanupFailed, containerId, lambda::_1));
+  }
+
+  // Mesos then fails the container's destruction with this message.
+  void cleanupFailed(const ContainerID& containerId, const string& message)
+  {
+    ++cleanupFailures;
+    LOG(WARNING) << "dvdi could not clean up container " << containerId << ": " << message;
   }
 
   Future<Nothing> _cleanup(const ContainerID& containerId, const string& result)
