@@ -9,8 +9,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 
+#include "calls.hpp"
 #include "jni_util.hpp"
 #include "jvm.hpp"
 #include "log.hpp"
@@ -52,6 +52,8 @@ namespace {
 // Stack of each bridge thread (they run Facade.submit, and callbacks of
 // calls that complete synchronously).
 const size_t BRIDGE_STACK_BYTES = 2 * 1024 * 1024;
+// Stack of the timer thread (it runs the callbacks of expired calls).
+const size_t TIMER_STACK_BYTES = 512 * 1024;
 const int MAX_THREADS = 64;
 
 typedef std::function<void(JNIEnv*)> Job;
@@ -97,10 +99,14 @@ struct Bridge::Impl
   std::condition_variable queueCv;
   std::deque<Job> queue;
 
-  // Calls started and not completed: tag -> callback.
-  mutable std::mutex callsMutex;
-  std::unordered_map<int64_t, Callback> calls;
-  std::atomic<int64_t> nextTag{1};
+  // Calls started and not completed by Java.
+  CallTable calls;
+
+  // The timer thread waits for the next deadline, or for a call with a
+  // deadline to be added (timerGeneration changes).
+  std::mutex timerMutex;
+  std::condition_variable timerCv;
+  uint64_t timerGeneration = 0;
 
   // Guarded by the create mutex.
   bool initialized = false;
@@ -213,33 +219,72 @@ struct Bridge::Impl
     return d->cv.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&]() { return d->done; });
   }
 
-  int64_t track(const Callback& done)
+  int64_t track(const std::string& method, const Callback& done, int timeoutMs)
   {
-    int64_t tag = nextTag.fetch_add(1);
-    std::lock_guard<std::mutex> lock(callsMutex);
-    calls[tag] = done;
+    int64_t tag = calls.add(method, done, timeoutMs, CallTable::Clock::now());
+    if (timeoutMs > 0) {
+      {
+        std::lock_guard<std::mutex> lock(timerMutex);
+        timerGeneration++;
+      }
+      timerCv.notify_one();
+    }
     return tag;
   }
 
-  // Completes `tag`: removes it and runs its callback outside the lock.
+  // Completes `tag`: removes it and runs its callback (outside any lock),
+  // unless its deadline passed (its callback ran with TIMEOUT already).
   void finish(int64_t tag, const Reply& reply)
   {
     Callback callback;
-    bool found = false;
-    {
-      std::lock_guard<std::mutex> lock(callsMutex);
-      std::unordered_map<int64_t, Callback>::iterator it = calls.find(tag);
-      if (it != calls.end()) {
-        callback = std::move(it->second);
-        calls.erase(it);
-        found = true;
+    std::string method;
+    switch (calls.complete(tag, &callback, &method)) {
+      case CallTable::WAITING:
+        runCallback(callback, reply, tag);
+        return;
+      case CallTable::LATE:
+        log::warning("the late reply of bridge call " + std::to_string(tag) + " ('" + method
+                     + "'), which had timed out, is ignored: " + reply.describe());
+        return;
+      case CallTable::UNKNOWN:
+        log::warning("completion of unknown bridge call " + std::to_string(tag) + " ignored");
+        return;
+    }
+  }
+
+  // The timer thread: completes each call whose deadline passed with a
+  // TIMEOUT reply.
+  void timerLoop()
+  {
+    std::unique_lock<std::mutex> lock(timerMutex);
+    for (;;) {
+      const uint64_t seen = timerGeneration;
+      lock.unlock();
+      CallTable::Clock::time_point next;
+      bool hasNext = false;
+      try {
+        std::vector<CallTable::Expired> expired = calls.expire(CallTable::Clock::now());
+        for (size_t k = 0; k < expired.size(); k++) {
+          log::warning("bridge call " + std::to_string(expired[k].tag) + " ('" + expired[k].method
+                       + "') timed out after " + std::to_string(expired[k].timeoutMs) + " ms");
+          runCallback(expired[k].done, CallTable::timeoutReply(expired[k]), expired[k].tag);
+        }
+        hasNext = calls.nextDeadline(&next);
+      } catch (abi::__forced_unwind&) {
+        throw;
+      } catch (...) { // out of memory: the deadlines are looked at again soon
+        log::error("the bridge's timer failed to expire calls; it tries again in a second");
+        next = CallTable::Clock::now() + std::chrono::seconds(1);
+        hasNext = true;
+      }
+      lock.lock();
+      std::function<bool()> changed = [this, seen]() { return timerGeneration != seen; };
+      if (hasNext) {
+        timerCv.wait_until(lock, next, changed);
+      } else {
+        timerCv.wait(lock, changed);
       }
     }
-    if (!found) {
-      log::warning("completion of unknown bridge call " + std::to_string(tag) + " ignored");
-      return;
-    }
-    runCallback(callback, reply, tag);
   }
 
   // On a bridge thread: Facade.submit. If Java could not take the call, it
@@ -433,7 +478,8 @@ Bridge* Bridge::create(const BridgeOptions& options, std::string* error)
     Impl* impl = bridge->impl;
     impl->jvm = jvm;
     int threads = options.threads < 1 ? 1 : options.threads > MAX_THREADS ? MAX_THREADS : options.threads;
-    if (!impl->startThreads(threads, &e)) {
+    if (!impl->startThreads(threads, &e)
+        || !startThread("dvdi-timer", TIMER_STACK_BYTES, [impl]() { impl->timerLoop(); }, &e)) {
       setupError = new std::string("dvdi INTERNAL: cannot start the bridge threads: " + e);
       *error = *setupError;
       return nullptr; // `bridge` is leaked with its idle threads, if any
@@ -492,10 +538,11 @@ Bridge* Bridge::create(const BridgeOptions& options, std::string* error)
 void Bridge::call(
     const std::string& method,
     const std::string& request,
-    const Callback& done)
+    const Callback& done,
+    int timeoutMs)
 {
   Impl* i = impl;
-  int64_t tag = i->track(done);
+  int64_t tag = i->track(method, done, timeoutMs);
   try {
     i->enqueue([i, tag, method, request](JNIEnv* env) { i->submit(env, tag, method, request); });
   } catch (...) {
@@ -528,12 +575,10 @@ Reply Bridge::callSync(
     w->reply = r;
     w->done = true;
     w->cv.notify_all();
-  });
+  }, timeoutMs);
+  // The deadline completes the call (a TIMEOUT reply) if Java does not.
   std::unique_lock<std::mutex> lock(w->mutex);
-  if (!w->cv.wait_for(lock, std::chrono::milliseconds(timeoutMs), [&]() { return w->done; })) {
-    return Reply::failure("TIMEOUT", "bridge call '" + method + "' did not complete within "
-                          + std::to_string(timeoutMs) + " ms");
-  }
+  w->cv.wait(lock, [&]() { return w->done; });
   return w->reply;
 }
 
@@ -570,8 +615,7 @@ double Bridge::jvmStartMs() const
 
 int64_t Bridge::pending() const
 {
-  std::lock_guard<std::mutex> lock(impl->callsMutex);
-  return static_cast<int64_t>(impl->calls.size());
+  return static_cast<int64_t>(impl->calls.pending());
 }
 
 
@@ -598,7 +642,7 @@ double Bridge::benchmarkDirectPing(int iterations, std::string* error)
     };
     double start = nowNanos();
     for (int k = 0; k < iterations; k++) {
-      i->submit(env, i->track(count), "ping", "{}");
+      i->submit(env, i->track("ping", count, 0), "ping", "{}");
     }
     double elapsed = nowNanos() - start;
     std::lock_guard<std::mutex> lock(*m);

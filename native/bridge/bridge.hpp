@@ -89,8 +89,8 @@ struct Reply
 };
 
 
-// Runs once per call, on a JVM thread or a bridge thread, never on the
-// caller's thread. It must not block for long (it holds up dvdi's threads)
+// Runs once per call, on a JVM thread, a bridge thread or the bridge's timer
+// thread (a call that timed out), never on the caller's thread. It must not block for long (it holds up dvdi's threads)
 // and must not call Bridge::callSync.
 typedef std::function<void(const Reply&)> Callback;
 
@@ -112,15 +112,18 @@ public:
 
   // Starts `method` ("prepare", "cleanup", "recover", "metrics", "ping") with
   // a JSON request. Returns after an enqueue; `done` runs exactly once.
+  // `timeoutMs` > 0 is the call's deadline: if Java has not completed the
+  // call by then, `done` gets a TIMEOUT reply (the call itself may go on in
+  // Java; its late reply is logged and ignored). 0: no deadline.
   void call(
       const std::string& method,
       const std::string& request,
-      const Callback& done);
+      const Callback& done,
+      int timeoutMs = 0);
 
-  // call() and wait: for tools and tests. A TIMEOUT reply if the call takes
-  // longer than `timeoutMs` (the call itself goes on; its late reply is
-  // dropped). Must not be called from a Callback or a bridge thread (it
-  // returns INTERNAL there rather than deadlock).
+  // call() with the deadline `timeoutMs`, and wait: for tools and tests.
+  // Must not be called from a Callback or a bridge thread (it returns
+  // INTERNAL there rather than deadlock).
   Reply callSync(
       const std::string& method,
       const std::string& request,
@@ -138,7 +141,8 @@ public:
   // How long starting the JVM (JNI_CreateJavaVM, class loading) took.
   double jvmStartMs() const;
 
-  // Calls started and not completed yet.
+  // Calls Java has not completed yet (also those that timed out: until their
+  // late reply arrives).
   int64_t pending() const;
 
   // Benchmark hook: on a bridge thread, calls Facade.submit(tag, "ping", {})

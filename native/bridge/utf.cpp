@@ -146,5 +146,35 @@ bool valid(const std::string& text)
   return true;
 }
 
+
+
+std::string printable(const std::string& text)
+{
+  static const char* const HEX = "0123456789abcdef";
+  std::string out;
+  size_t i = 0;
+  size_t shown = 0;
+  while (i < text.size() && shown < PRINTABLE_MAX) {
+    size_t start = i;
+    uint32_t cp;
+    bool ok = decode(text, &i, &cp);
+    if (ok && cp == '\\') {
+      out += "\\\\";
+    } else if (!ok || cp < 0x20 || cp == 0x7F) {
+      unsigned char b = static_cast<unsigned char>(text[start]);
+      out += "\\x";
+      out.push_back(HEX[b >> 4]);
+      out.push_back(HEX[b & 0xF]);
+    } else {
+      out.append(text, start, i - start);
+    }
+    shown++;
+  }
+  if (i < text.size()) {
+    out += "...";
+  }
+  return out;
+}
+
 } // namespace utf {
 } // namespace dvdi {

@@ -29,6 +29,15 @@ std::u16string toUtf16(const std::string& utf8);
 // Whether `text` is well-formed UTF-8.
 bool valid(const std::string& text);
 
+// At most this many characters of a value are shown in an error or a log line.
+const size_t PRINTABLE_MAX = 200;
+
+// `text` as it may be shown in an error or a log line: control characters
+// (below U+0020, and U+007F) and bytes that are not UTF-8 become \xNN, a
+// backslash becomes \\, and after PRINTABLE_MAX characters it ends in "...".
+// The result is valid UTF-8 (nlohmann::json can dump it) with no line break.
+std::string printable(const std::string& text);
+
 } // namespace utf {
 } // namespace dvdi {
 

@@ -39,6 +39,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge.hpp"
+#include "mesos/translate.hpp"
+#include "utf.hpp"
 
 extern char** environ;
 
@@ -144,6 +146,19 @@ bool parseFlags(int argc, char** argv, Flags* flags, std::string* error)
     *error = "no COMMAND given (after --)";
     return false;
   }
+  // What goes into dvdi's JSON requests must be UTF-8.
+  std::vector<std::pair<std::string, std::string> > texts = {
+    {"--config", flags->config}, {"--sandbox", flags->sandbox}, {"--id", flags->id}};
+  for (std::map<std::string, std::string>::const_iterator it = flags->settings.begin();
+       it != flags->settings.end(); ++it) {
+    texts.push_back(std::make_pair(std::string("--set"), it->first + "=" + it->second));
+  }
+  for (size_t i = 0; i < texts.size(); i++) {
+    if (!dvdi::utf::valid(texts[i].second)) {
+      *error = texts[i].first + " '" + dvdi::utf::printable(texts[i].second) + "' is not valid UTF-8";
+      return false;
+    }
+  }
   return true;
 }
 
@@ -156,23 +171,29 @@ double nowMs()
 }
 
 
-// The DVDI_* variables of our environment, as a Mesos Environment message.
-json dvdiVariables()
+// The DVDI_VOLUME_* variables of our environment.
+std::vector<dvdi::TaskText> dvdiVariables()
 {
-  json variables = json::array();
+  std::vector<dvdi::TaskText> variables;
   for (char** e = environ; *e != nullptr; e++) {
     std::string entry = *e;
     size_t eq = entry.find('=');
-    if (entry.compare(0, 5, "DVDI_") != 0 || eq == std::string::npos) {
-      continue;
+    if (eq != std::string::npos && dvdi::isDvdiVariable(entry.substr(0, eq))) {
+      variables.push_back(dvdi::TaskText{entry.substr(0, eq), entry.substr(eq + 1)});
     }
-    json v;
-    v["name"] = entry.substr(0, eq);
-    v["type"] = "VALUE";
-    v["value"] = entry.substr(eq + 1);
-    variables.push_back(v);
   }
   return variables;
+}
+
+
+// The variables as a Mesos Environment message's variables.
+json environmentVariables(const std::vector<dvdi::TaskText>& variables)
+{
+  json out = json::array();
+  for (const dvdi::TaskText& v : variables) {
+    out.push_back(json{{"name", v.field}, {"type", "VALUE"}, {"value", v.value}});
+  }
+  return out;
 }
 
 
@@ -311,6 +332,12 @@ int main(int argc, char** argv)
     return 2;
   }
 
+  // Checked before the JVM starts: Java would read other bytes as U+FFFD.
+  std::vector<dvdi::TaskText> variables = dvdiVariables();
+  if (!dvdi::checkUtf8(variables, &error)) {
+    return fail(error);
+  }
+
   bool temporarySandbox = flags.sandbox.empty();
   if (temporarySandbox) {
     char pattern[] = "/tmp/dvdi-demo-XXXXXX";
@@ -321,9 +348,12 @@ int main(int argc, char** argv)
   } else {
     char real[PATH_MAX];
     if (::realpath(flags.sandbox.c_str(), real) == nullptr) {
-      return fail("dvdi-demo: sandbox " + flags.sandbox + ": " + strerror(errno));
+      return fail("dvdi-demo: sandbox " + dvdi::utf::printable(flags.sandbox) + ": " + strerror(errno));
     }
     flags.sandbox = real;
+    if (!dvdi::utf::valid(flags.sandbox)) {
+      return fail("dvdi-demo: sandbox " + dvdi::utf::printable(flags.sandbox) + " is not valid UTF-8");
+    }
   }
   std::string id = flags.id.empty() ? "dvdi-demo-" + std::to_string(::getpid()) : flags.id;
 
@@ -365,7 +395,7 @@ int main(int argc, char** argv)
   request["container_id"]["value"] = id;
   request["container_config"]["directory"] = flags.sandbox;
   request["container_config"]["user"] = "root";
-  request["container_config"]["command_info"]["environment"]["variables"] = dvdiVariables();
+  request["container_config"]["command_info"]["environment"]["variables"] = environmentVariables(variables);
 
   dvdi::Reply prepared = bridge->callSync("prepare", request.dump(), CALL_TIMEOUT_MS);
   double preparedAt = nowMs();

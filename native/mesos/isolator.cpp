@@ -74,6 +74,12 @@ typedef std::vector<ContainerState> ContainerStates;
 typedef std::list<ContainerState> ContainerStates;
 #endif
 
+// The Mesos this module is built for: how it applies ContainerLaunchInfo.mounts.
+static const MesosVersion MESOS = {MESOS_MAJOR_VERSION_NUM, MESOS_MINOR_VERSION_NUM};
+
+// Deadline of a "metrics" call (a snapshot's gauges wait for it).
+static const int METRICS_TIMEOUT_MS = 30 * 1000;
+
 // Java metrics published as pull gauges dvdi/<name> (read with one bridge call
 // per snapshot).
 static const char* const JAVA_GAUGES[] = {
@@ -85,14 +91,56 @@ static const char* const JAVA_GAUGES[] = {
 };
 
 
+// The text dvdi reads from a container's config (as Java's MesosRequests):
+// DVDI_VOLUME_* variables of its command and of a top-level container's
+// executor, and the fields of its DOCKER_VOLUME volumes.
+static vector<TaskText> taskTexts(const ContainerConfig& config)
+{
+  vector<TaskText> texts;
+  auto variables = [&texts](const mesos::Environment& environment) {
+    foreach (const mesos::Environment::Variable& v, environment.variables()) {
+      if (isDvdiVariable(v.name())) {
+        texts.push_back(TaskText{v.name(), v.value()});
+      }
+    }
+  };
+  if (config.has_executor_info()) {
+    variables(config.executor_info().command().environment());
+  }
+  if (config.has_command_info()) {
+    variables(config.command_info().environment());
+  }
+  for (int i = 0; i < config.container_info().volumes_size(); i++) {
+    const mesos::Volume& volume = config.container_info().volumes(i);
+    if (volume.source().type() != mesos::Volume::Source::DOCKER_VOLUME) {
+      continue;
+    }
+    const string field = "container_info.volumes[" + stringify(i) + "]";
+    const mesos::Volume::Source::DockerVolume& docker = volume.source().docker_volume();
+    texts.push_back(TaskText{field + ".container_path", volume.container_path()});
+    texts.push_back(TaskText{field + ".source.docker_volume.driver", docker.driver()});
+    texts.push_back(TaskText{field + ".source.docker_volume.name", docker.name()});
+    for (int k = 0; k < docker.driver_options().parameter_size(); k++) {
+      const Parameter& option = docker.driver_options().parameter(k);
+      const string at = field + ".source.docker_volume.driver_options.parameter[" + stringify(k) + "]";
+      texts.push_back(TaskText{at + ".key", option.key()});
+      texts.push_back(TaskText{at + ".value", option.value()});
+    }
+  }
+  return texts;
+}
+
+
 // Owns the bridge calls: a libprocess actor, so that replies (which arrive on
 // JVM threads) are handed back to libprocess before any Mesos code runs.
 class DvdiIsolatorProcess : public process::Process<DvdiIsolatorProcess>
 {
 public:
-  explicit DvdiIsolatorProcess(Bridge* _bridge)
+  DvdiIsolatorProcess(Bridge* _bridge, const ModuleConfig& config)
     : ProcessBase(process::ID::generate("dvdi-isolator")),
       bridge(_bridge),
+      prepareTimeoutMs(config.prepareTimeoutMs),
+      cleanupTimeoutMs(config.cleanupTimeoutMs),
       prepares("dvdi/prepares"),
       prepareFailures("dvdi/prepare_failures"),
       cleanups("dvdi/cleanups"),
@@ -125,14 +173,16 @@ public:
   }
 
   // Calls Java; the future completes on this process, never on a JVM thread.
-  Future<string> call(const string& method, const string& request)
+  // `timeoutMs` > 0: the bridge fails the call with "dvdi TIMEOUT: ..." if
+  // Java has not answered by then (and ignores a later answer).
+  Future<string> call(const string& method, const string& request, int timeoutMs)
   {
     Owned<Promise<string>> promise(new Promise<string>());
     Future<string> future = promise->future();
     process::PID<DvdiIsolatorProcess> pid = self();
     bridge->call(method, request, [pid, promise](const Reply& reply) {
       process::dispatch(pid, &DvdiIsolatorProcess::complete, promise, reply);
-    });
+    }, timeoutMs);
     return future;
   }
 
@@ -150,10 +200,15 @@ public:
       const ContainerConfig& containerConfig)
   {
     ++prepares;
+    string error;
+    if (!checkUtf8(taskTexts(containerConfig), &error)) {
+      prepareFailed(containerId, error);
+      return Failure(error);
+    }
     string request = prepareRequest(
         stringify(JSON::protobuf(containerId)),
         stringify(JSON::protobuf(containerConfig)));
-    return prepareTimer.time(call("prepare", request))
+    return prepareTimer.time(call("prepare", request, prepareTimeoutMs))
       .then(process::defer(self(), &Self::_prepare, containerId, lambda::_1))
       .onFailed(process::defer(self(), &Self::prepareFailed, containerId, lambda::_1));
   }
@@ -162,7 +217,7 @@ public:
   {
     string launchInfoJson;
     string error;
-    if (!launchInfoOf(result, &launchInfoJson, &error)) {
+    if (!launchInfoOf(result, MESOS, &launchInfoJson, &error)) {
       return Failure(error);
     }
     if (launchInfoJson.empty()) {
@@ -189,8 +244,17 @@ public:
   Future<Nothing> cleanup(const ContainerID& containerId)
   {
     ++cleanups;
-    return cleanupTimer.time(call("cleanup", cleanupRequest(stringify(JSON::protobuf(containerId)))))
-      .then(process::defer(self(), &Self::_cleanup, containerId, lambda::_1));
+    return cleanupTimer.time(
+        call("cleanup", cleanupRequest(stringify(JSON::protobuf(containerId))), cleanupTimeoutMs))
+      .then(process::defer(self(), &Self::_cleanup, containerId, lambda::_1))
+      .onFailed(process::defer(self(), &Self::cleanupFailed, containerId, lambda::_1));
+  }
+
+  // Mesos then fails the container's destruction with this message.
+  void cleanupFailed(const ContainerID& containerId, const string& message)
+  {
+    ++cleanupFailures;
+    LOG(WARNING) << "dvdi could not clean up container " << containerId << ": " << message;
   }
 
   Future<Nothing> _cleanup(const ContainerID& containerId, const string& result)
@@ -218,7 +282,10 @@ public:
     foreach (const ContainerID& orphan, orphans) {
       orphanJsons.push_back(stringify(JSON::protobuf(orphan)));
     }
-    return recoverTimer.time(call("recover", recoverRequest(stateJsons, orphanJsons)))
+    // No deadline: the agent does not start without its isolators' recovery,
+    // and a recover that failed early would fail the agent while dvdi may
+    // still be adopting or releasing volumes.
+    return recoverTimer.time(call("recover", recoverRequest(stateJsons, orphanJsons), 0))
       .then([](const string& result) -> Future<Nothing> {
         LOG(INFO) << "dvdi recovered: " << recoverSummary(result);
         return Nothing();
@@ -229,7 +296,7 @@ public:
   Future<double> javaMetric(const string& name)
   {
     if (metricsCall.isNone() || process::Clock::now() - metricsAge > Seconds(1)) {
-      metricsCall = call("metrics", "{}");
+      metricsCall = call("metrics", "{}", METRICS_TIMEOUT_MS);
       metricsAge = process::Clock::now();
     }
     return metricsCall->then([name](const string& result) -> Future<double> {
@@ -244,6 +311,8 @@ public:
 
 private:
   Bridge* bridge;
+  const int prepareTimeoutMs;
+  const int cleanupTimeoutMs;
   process::metrics::Counter prepares;
   process::metrics::Counter prepareFailures;
   process::metrics::Counter cleanups;
@@ -262,8 +331,8 @@ private:
 class DvdiIsolator : public Isolator
 {
 public:
-  explicit DvdiIsolator(Bridge* bridge)
-    : process(new DvdiIsolatorProcess(bridge))
+  DvdiIsolator(Bridge* bridge, const ModuleConfig& config)
+    : process(new DvdiIsolatorProcess(bridge, config))
   {
     process::spawn(process.get());
     foreach (const char* name, JAVA_GAUGES) {
@@ -356,8 +425,10 @@ static Isolator* createIsolator(const Parameters& parameters)
     return nullptr;
   }
   LOG(INFO) << "dvdi isolator ready (Mesos " << MESOS_VERSION << ", jar " << bridge->jar()
-            << ", JVM started in " << bridge->jvmStartMs() << " ms): " << bridge->initResult();
-  return new DvdiIsolator(bridge);
+            << ", JVM started in " << bridge->jvmStartMs() << " ms, prepare timeout "
+            << config.prepareTimeoutMs << " ms, cleanup timeout " << config.cleanupTimeoutMs << " ms): "
+            << bridge->initResult();
+  return new DvdiIsolator(bridge, config);
 }
 
 } // namespace dvdi {

@@ -7,7 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bridge/utf.hpp"
+
 namespace dvdi {
+
+using utf::printable;
 
 namespace {
 
@@ -27,6 +31,29 @@ bool isFile(const std::string& path)
 {
   struct stat s;
   return ::stat(path.c_str(), &s) == 0 && S_ISREG(s.st_mode);
+}
+
+// A duration as dvdi's settings write it (a whole number with ms, s, m or h;
+// a bare number is seconds), from 1 ms to 24 h; false if it is not one.
+bool parseDurationMs(const std::string& text, int* ms)
+{
+  const long long MAX_MS = 24LL * 3600 * 1000;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    digits++;
+  }
+  if (digits == 0 || digits > 12) {
+    return false;
+  }
+  long long n = std::stoll(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  long long scale = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000
+    : unit == "h" ? 3600000 : 0;
+  if (scale == 0 || n == 0 || n > MAX_MS / scale) {
+    return false;
+  }
+  *ms = static_cast<int>(n * scale);
+  return true;
 }
 
 std::vector<std::string> splitWords(const std::string& s)
@@ -56,6 +83,10 @@ const std::vector<ModuleParameter>& moduleParameters()
     {"default_driver", "the driver when DVDI_VOLUME_DRIVER is not given (setting driver.default)", "rexray"},
     {"settings", "further dvdi settings, 'key=value' pairs separated by ';'", "none"},
     {"bridge_threads", "threads that call into the JVM (1-16)", "2"},
+    {"prepare_timeout", "how long the isolator waits for dvdi's prepare of a container before the container fails "
+     "with \"dvdi TIMEOUT\" (500ms, 30s, 2m, 1h; up to 24h); more than the provider timeouts of one volume", "10m"},
+    {"cleanup_timeout", "the same for a container's cleanup: past it Mesos reports that destroying the container "
+     "failed", "10m"},
     {"work_dir", "mesos-module-dvdi's parameter: accepted and ignored (dvdi keeps its state in state_dir)", "-"},
   };
   return p;
@@ -86,7 +117,13 @@ bool parseModuleParameters(
       for (const ModuleParameter& p : moduleParameters()) {
         names += (names.empty() ? "" : ", ") + std::string(p.name);
       }
-      *error = "unknown module parameter '" + key + "'; known: " + names;
+      *error = "unknown module parameter '" + printable(key) + "'; known: " + names;
+      return false;
+    }
+    // Everything below may end up in Facade.init's JSON (whose dump throws on
+    // text that is not UTF-8).
+    if (!utf::valid(value)) {
+      *error = "module parameter '" + key + "' is not valid UTF-8: '" + printable(value) + "'";
       return false;
     }
     if (key == "jar") {
@@ -97,7 +134,7 @@ bool parseModuleParameters(
       bridge.jvmOptions = splitWords(value);
       for (const std::string& o : bridge.jvmOptions) {
         if (o.empty() || o[0] != '-') {
-          *error = "module parameter 'jvm_options' has '" + o + "': JVM options start with '-'";
+          *error = "module parameter 'jvm_options' has '" + printable(o) + "': JVM options start with '-'";
           return false;
         }
       }
@@ -114,7 +151,7 @@ bool parseModuleParameters(
         item = item.substr(b, item.find_last_not_of(" \t") - b + 1);
         size_t eq = item.find('=');
         if (eq == std::string::npos || eq == 0) {
-          *error = "module parameter 'settings' has '" + item + "': items are key=value, separated by ';'";
+          *error = "module parameter 'settings' has '" + printable(item) + "': items are key=value, separated by ';'";
           return false;
         }
         settings[item.substr(0, eq)] = item.substr(eq + 1);
@@ -123,10 +160,17 @@ bool parseModuleParameters(
       char* end = nullptr;
       long n = strtol(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || n < 1 || n > 16) {
-        *error = "module parameter 'bridge_threads' is '" + value + "': must be a whole number from 1 to 16";
+        *error = "module parameter 'bridge_threads' is '" + printable(value) + "': must be a whole number from 1 to 16";
         return false;
       }
       bridge.threads = static_cast<int>(n);
+    } else if (key == "prepare_timeout" || key == "cleanup_timeout") {
+      int* ms = key == "prepare_timeout" ? &config->prepareTimeoutMs : &config->cleanupTimeoutMs;
+      if (!parseDurationMs(value, ms)) {
+        *error = "module parameter '" + key + "' is '" + printable(value)
+          + "': must be a duration like 500ms, 30s, 2m or 1h, from 1ms to 24h";
+        return false;
+      }
     } else if (key == "work_dir") {
       config->warnings.push_back(
           "module parameter 'work_dir' (mesos-module-dvdi) is ignored: dvdi keeps its state in 'state_dir'");
@@ -141,15 +185,15 @@ bool parseModuleParameters(
   }
 
   if (bridge.jar.empty() || bridge.jar[0] != '/') {
-    *error = "module parameter 'jar' is '" + bridge.jar + "': must be the absolute path of dvdi.jar";
+    *error = "module parameter 'jar' is '" + printable(bridge.jar) + "': must be the absolute path of dvdi.jar";
     return false;
   }
   if (!isFile(bridge.jar)) {
-    *error = "module parameter 'jar': " + bridge.jar + " does not exist (build it with ./mvnw package, or install it)";
+    *error = "module parameter 'jar': " + printable(bridge.jar) + " does not exist (build it with ./mvnw package, or install it)";
     return false;
   }
   if (!bridge.libjvm.empty() && !isFile(bridge.libjvm)) {
-    *error = "module parameter 'libjvm': " + bridge.libjvm + " does not exist";
+    *error = "module parameter 'libjvm': " + printable(bridge.libjvm) + " does not exist";
     return false;
   }
 

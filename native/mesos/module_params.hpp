@@ -31,6 +31,16 @@ struct ModuleConfig
 {
   BridgeOptions bridge;
   std::vector<std::string> warnings;
+
+  // Deadlines of the isolator's prepare and cleanup bridge calls: past them
+  // the isolator's future fails with "dvdi TIMEOUT: ..." (a lost Java
+  // completion must not hang a container for ever).
+  int prepareTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
+  int cleanupTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
+
+  // 10 minutes: more than the provider timeouts of one volume's prepare
+  // (inspect 30s + create, attach, mount 120s each by default), or cleanup.
+  static const int DEFAULT_CALL_TIMEOUT_MS = 10 * 60 * 1000;
 };
 
 // Checks `parameters` and builds the module's configuration. On a bad

@@ -2,9 +2,35 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bridge/utf.hpp"
+
 namespace dvdi {
 
 using nlohmann::json;
+
+bool isDvdiVariable(const std::string& name)
+{
+  static const std::string PREFIX = "DVDI_VOLUME_";
+  return name.compare(0, PREFIX.size(), PREFIX) == 0;
+}
+
+
+bool checkUtf8(const std::vector<TaskText>& texts, std::string* error)
+{
+  for (const TaskText& t : texts) {
+    if (!utf::valid(t.field)) {
+      *error = "dvdi INVALID_REQUEST: the name of variable '" + utf::printable(t.field) + "' is not valid UTF-8";
+      return false;
+    }
+    if (!utf::valid(t.value)) {
+      *error = "dvdi INVALID_REQUEST: " + utf::printable(t.field) + " is not valid UTF-8: '"
+        + utf::printable(t.value) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
 
 std::string prepareRequest(
     const std::string& containerIdJson,
@@ -36,7 +62,36 @@ std::string recoverRequest(
 }
 
 
-bool launchInfoOf(const std::string& prepareResult, std::string* launchInfoJson, std::string* error)
+namespace {
+
+// <sys/mount.h>'s flags, spelled out: this file is built and tested anywhere.
+const unsigned long FLAG_RDONLY = 1;      // MS_RDONLY
+const unsigned long FLAG_REMOUNT = 32;    // MS_REMOUNT
+const unsigned long FLAG_BIND = 4096;     // MS_BIND
+
+bool isReadOnlyBind(const json& mount)
+{
+  if (!mount.is_object() || !mount.contains("flags") || !mount["flags"].is_number_unsigned()) {
+    return false;
+  }
+  unsigned long flags = mount["flags"].get<unsigned long>();
+  return (flags & (FLAG_BIND | FLAG_RDONLY | FLAG_REMOUNT)) == (FLAG_BIND | FLAG_RDONLY);
+}
+
+} // namespace {
+
+
+bool remountsReadOnlyBinds(const MesosVersion& mesos)
+{
+  return mesos.major > 1 || (mesos.major == 1 && mesos.minor >= 8);
+}
+
+
+bool launchInfoOf(
+    const std::string& prepareResult,
+    const MesosVersion& mesos,
+    std::string* launchInfoJson,
+    std::string* error)
 {
   json r = json::parse(prepareResult, nullptr, false);
   if (r.is_discarded() || !r.is_object()) {
@@ -52,6 +107,22 @@ bool launchInfoOf(const std::string& prepareResult, std::string* launchInfoJson,
     *error = "dvdi INTERNAL: prepare's launch_info is not an object";
     return false;
   }
+  auto mounts = it->find("mounts");
+  if (mounts != it->end() && !mounts->is_array()) {
+    *error = "dvdi INTERNAL: prepare's launch_info.mounts is not an array";
+    return false;
+  }
+  if (mounts != it->end() && !remountsReadOnlyBinds(mesos)) {
+    json applied = json::array();
+    for (const json& m : *mounts) {
+      applied.push_back(m);
+      if (isReadOnlyBind(m) && m.contains("target")) {
+        applied.push_back({{"target", m["target"]}, {"flags", FLAG_REMOUNT | FLAG_BIND | FLAG_RDONLY}});
+      }
+    }
+    *mounts = applied;
+  }
+  // Parsed text is valid UTF-8: dump() cannot throw here.
   *launchInfoJson = it->dump();
   return true;
 }

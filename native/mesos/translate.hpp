@@ -12,6 +12,25 @@
 
 namespace dvdi {
 
+// Text dvdi reads from a task's request: where it is (a variable's name, or
+// a field such as "container_info.volumes[0].source.docker_volume.name") and
+// its value.
+struct TaskText
+{
+  std::string field;
+  std::string value;
+};
+
+// Whether dvdi reads an environment variable of that name (DVDI_VOLUME_*,
+// as Java's EnvRequests).
+bool isDvdiVariable(const std::string& name);
+
+// Checks that each `texts` field and value is UTF-8: Java would read other
+// bytes as U+FFFD, a name or a path other than the one the task gave. False
+// with *error "dvdi INVALID_REQUEST: <field> is not valid UTF-8: '<value>'"
+// (escaped with utf::printable) for the first that is not.
+bool checkUtf8(const std::vector<TaskText>& texts, std::string* error);
+
 // {"container_id": <ContainerID>, "container_config": <ContainerConfig>}
 std::string prepareRequest(
     const std::string& containerIdJson,
@@ -25,11 +44,31 @@ std::string recoverRequest(
     const std::vector<std::string>& stateJsons,
     const std::vector<std::string>& orphanJsons);
 
+// The Mesos version the adapter is built for (MESOS_{MAJOR,MINOR}_VERSION_NUM).
+struct MesosVersion
+{
+  int major;
+  int minor;
+};
+
+// Whether that Mesos's launcher makes a bind mount with MS_BIND|MS_RDONLY
+// read-only. The kernel ignores MS_RDONLY on a first bind; Mesos 1.8 and
+// later remount such a bind read-only (fs::mount), 1.5 to 1.7 apply each
+// ContainerMountInfo as one mount(2) call and do not.
+bool remountsReadOnlyBinds(const MesosVersion& mesos);
+
 // From prepare's result: the ContainerLaunchInfo JSON to parse into the
 // protobuf, or "" when the container asked for no volumes (then the isolator
 // returns None and the container gets no mount namespace from dvdi).
+// For a Mesos that does not remount read-only binds, each read-only bind is
+// followed by a mount entry that remounts its target MS_REMOUNT|MS_BIND|
+// MS_RDONLY (the launcher applies the entries in order).
 // Returns false with *error when the result is not what Java sends.
-bool launchInfoOf(const std::string& prepareResult, std::string* launchInfoJson, std::string* error);
+bool launchInfoOf(
+    const std::string& prepareResult,
+    const MesosVersion& mesos,
+    std::string* launchInfoJson,
+    std::string* error);
 
 // From cleanup's result: the volumes whose release failed (kept and retried by
 // dvdi; the agent logs them).

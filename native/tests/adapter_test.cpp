@@ -39,6 +39,28 @@ TEST(ModuleParameters, DefaultsMakeAnInitRequestWithNativeLogging)
   EXPECT_EQ("", init["config_file"]);
   EXPECT_TRUE(init["settings"].empty());
   EXPECT_TRUE(init["native_log"].get<bool>());
+  EXPECT_EQ(10 * 60 * 1000, c.prepareTimeoutMs);
+  EXPECT_EQ(10 * 60 * 1000, c.cleanupTimeoutMs);
+}
+
+
+TEST(ModuleParameters, finding8_PrepareAndCleanupTimeoutsAreDurations)
+{
+  struct Case
+  {
+    std::string value;
+    int ms;
+  };
+  for (const Case& t : std::vector<Case>{{"90s", 90000}, {"2m", 120000}, {"500ms", 500}, {"1h", 3600000},
+                                         {"45", 45000}, {"24h", 24 * 3600000}}) {
+    ModuleConfig c;
+    std::string error;
+    ASSERT_TRUE(parse({{"prepare_timeout", t.value}, {"cleanup_timeout", t.value}}, &c, &error)) << error;
+    EXPECT_EQ(t.ms, c.prepareTimeoutMs) << t.value;
+    EXPECT_EQ(t.ms, c.cleanupTimeoutMs) << t.value;
+    nlohmann::json init = nlohmann::json::parse(c.bridge.initArgs);
+    EXPECT_TRUE(init["settings"].empty()) << "the adapter's own, not a dvdi setting";
+  }
 }
 
 
@@ -67,14 +89,27 @@ TEST(ModuleParameters, MapToSettingsAndBridgeOptions)
 }
 
 
+// Parameters the module refuses, and (a part of) the error each gives.
+struct Refused
+{
+  std::map<std::string, std::string> params;
+  std::string expected;
+};
+
+void expectRefused(const std::vector<Refused>& cases)
+{
+  for (const Refused& c : cases) {
+    ModuleConfig config;
+    std::string error;
+    EXPECT_FALSE(parse(c.params, &config, &error)) << c.expected;
+    EXPECT_NE(std::string::npos, error.find(c.expected)) << error;
+  }
+}
+
+
 TEST(ModuleParameters, BadOnesNameTheParameterAndTheRule)
 {
-  struct Case
-  {
-    std::map<std::string, std::string> params;
-    std::string expected;
-  };
-  std::vector<Case> cases = {
+  expectRefused({
     {{{"statedir", "/s"}}, "unknown module parameter 'statedir'; known: jar, libjvm"},
     {{{"bridge_threads", "0"}}, "'bridge_threads' is '0': must be a whole number from 1 to 16"},
     {{{"bridge_threads", "two"}}, "'bridge_threads' is 'two'"},
@@ -84,13 +119,24 @@ TEST(ModuleParameters, BadOnesNameTheParameterAndTheRule)
     {{{"jar", "/no/such/dvdi.jar"}}, "/no/such/dvdi.jar does not exist"},
     {{{"libjvm", "/no/libjvm.so"}}, "'libjvm': /no/libjvm.so does not exist"},
     {{{"state_dir", ""}}, "'state_dir' is empty"},
-  };
-  for (const Case& c : cases) {
-    ModuleConfig config;
-    std::string error;
-    EXPECT_FALSE(parse(c.params, &config, &error)) << c.expected;
-    EXPECT_NE(std::string::npos, error.find(c.expected)) << error;
-  }
+    {{{"prepare_timeout", "0s"}}, "'prepare_timeout' is '0s': must be a duration like 500ms, 30s, 2m or 1h, from 1ms to 24h"},
+    {{{"prepare_timeout", "ten"}}, "'prepare_timeout' is 'ten': must be a duration"},
+    {{{"cleanup_timeout", "-5s"}}, "'cleanup_timeout' is '-5s': must be a duration"},
+    {{{"cleanup_timeout", "25h"}}, "'cleanup_timeout' is '25h': must be a duration"},
+    {{{"cleanup_timeout", "99999999999999999999s"}}, "'cleanup_timeout' is '99999999999999999999s'"},
+    {{{"cleanup_timeout", "5 s"}}, "'cleanup_timeout' is '5 s'"},
+  });
+}
+
+
+TEST(ModuleParameters, finding12_TextThatIsNotUtf8IsRefusedNamingTheParameter)
+{
+  expectRefused({
+    {{{"settings", "providers.loop.pool=/p\xFF"}}, "module parameter 'settings' is not valid UTF-8: 'providers.loop.pool=/p\\xff'"},
+    {{{"state_dir", "/s\xC3"}}, "module parameter 'state_dir' is not valid UTF-8: '/s\\xc3'"},
+    {{{"config_file", "/etc/\xFE\n"}}, "module parameter 'config_file' is not valid UTF-8: '/etc/\\xfe\\x0a'"},
+    {{{"state\xFF" "dir\n", "/s"}}, "unknown module parameter 'state\\xffdir\\x0a'"},
+  });
 }
 
 
@@ -108,23 +154,100 @@ TEST(Translate, Requests)
 }
 
 
+TEST(Translate, finding12_TaskTextThatIsNotUtf8IsAnInvalidRequestShownEscaped)
+{
+  std::string error;
+  EXPECT_TRUE(checkUtf8({{"DVDI_VOLUME_NAME", "caf\xC3\xA9\xF0\x9F\x98\x80"}, {"DVDI_VOLUME_READONLY", "true"}}, &error));
+  EXPECT_TRUE(checkUtf8({}, &error));
+
+  EXPECT_FALSE(checkUtf8({{"DVDI_VOLUME_NAME", "ok"}, {"DVDI_VOLUME_CONTAINERPATH1", "data\xFF\n"}}, &error));
+  EXPECT_EQ("dvdi INVALID_REQUEST: DVDI_VOLUME_CONTAINERPATH1 is not valid UTF-8: 'data\\xff\\x0a'", error);
+
+  EXPECT_FALSE(checkUtf8({{"DVDI_VOLUME_NAME\xC0", "v"}}, &error));
+  EXPECT_EQ("dvdi INVALID_REQUEST: the name of variable 'DVDI_VOLUME_NAME\\xc0' is not valid UTF-8", error);
+
+  EXPECT_FALSE(checkUtf8({{"container_info.volumes[0].source.docker_volume.name", std::string(500, '\xFF')}}, &error));
+  EXPECT_EQ(0u, error.find("dvdi INVALID_REQUEST: container_info.volumes[0].source.docker_volume.name is not valid"));
+  EXPECT_LT(error.size(), 1000u) << "the echo is capped";
+  // The error itself can go into JSON (and a log line).
+  EXPECT_NO_THROW(nlohmann::json(error).dump());
+  EXPECT_EQ(std::string::npos, error.find('\n'));
+
+  EXPECT_TRUE(isDvdiVariable("DVDI_VOLUME_NAME"));
+  EXPECT_TRUE(isDvdiVariable("DVDI_VOLUME_FOO"));
+  EXPECT_FALSE(isDvdiVariable("DVDI_HOSTPATH")) << "dvdi's export, not read";
+  EXPECT_FALSE(isDvdiVariable("PATH"));
+  EXPECT_FALSE(isDvdiVariable("DVDI"));
+}
+
+
+const MesosVersion MESOS_1_11 = {1, 11};
+
+
 TEST(Translate, LaunchInfoOfPrepareResults)
 {
   std::string li;
   std::string error;
   ASSERT_TRUE(launchInfoOf(
       "{\"launch_info\":{\"clone_namespaces\":[131072],\"mounts\":[{\"source\":\"/v\",\"target\":\"/t\",\"flags\":20481}]},"
-      "\"volumes\":[]}", &li, &error));
+      "\"volumes\":[]}", MESOS_1_11, &li, &error));
   nlohmann::json j = nlohmann::json::parse(li);
   EXPECT_EQ(131072, j["clone_namespaces"][0]);
+  ASSERT_EQ(1u, j["mounts"].size()) << li;
   EXPECT_EQ(20481, j["mounts"][0]["flags"]);
 
-  ASSERT_TRUE(launchInfoOf("{\"volumes\":[]}", &li, &error));
+  ASSERT_TRUE(launchInfoOf("{\"volumes\":[]}", MESOS_1_11, &li, &error));
   EXPECT_EQ("", li) << "no volumes: no launch info";
 
-  EXPECT_FALSE(launchInfoOf("[1]", &li, &error));
+  EXPECT_FALSE(launchInfoOf("[1]", MESOS_1_11, &li, &error));
   EXPECT_NE(std::string::npos, error.find("dvdi INTERNAL"));
-  EXPECT_FALSE(launchInfoOf("{\"launch_info\":7}", &li, &error));
+  EXPECT_FALSE(launchInfoOf("{\"launch_info\":7}", MESOS_1_11, &li, &error));
+  EXPECT_FALSE(launchInfoOf("{\"launch_info\":{\"mounts\":{}}}", MESOS_1_11, &li, &error));
+  EXPECT_NE(std::string::npos, error.find("mounts")) << error;
+}
+
+
+// A prepare result with a read-only bind (MS_BIND|MS_REC|MS_RDONLY) and a
+// read-write one (MS_BIND|MS_REC), as Java sends them.
+const char* const RO_AND_RW =
+  "{\"launch_info\":{\"clone_namespaces\":[131072],\"mounts\":["
+  "{\"source\":\"/v/ro\",\"target\":\"/s/ro\",\"flags\":20481},"
+  "{\"source\":\"/v/rw\",\"target\":\"/s/rw\",\"flags\":20480}]},\"volumes\":[]}";
+
+nlohmann::json mountsFor(const MesosVersion& mesos)
+{
+  std::string li;
+  std::string error;
+  EXPECT_TRUE(launchInfoOf(RO_AND_RW, mesos, &li, &error)) << error;
+  return nlohmann::json::parse(li, nullptr, false)["mounts"];
+}
+
+
+TEST(Translate, finding7_ReadOnlyBindIsRemountedReadOnlyOnMesos1_5To1_7)
+{
+  // MS_REMOUNT|MS_BIND|MS_RDONLY, no source: what Mesos 1.8's fs::mount does
+  // after a read-only bind, as a mount entry of its own.
+  const nlohmann::json remount = {{"target", "/s/ro"}, {"flags", 32 | 4096 | 1}};
+  for (int minor : {5, 6, 7}) {
+    nlohmann::json m = mountsFor(MesosVersion{1, minor});
+    ASSERT_EQ(3u, m.size()) << "1." << minor << ": " << m.dump();
+    EXPECT_EQ("/v/ro", m[0]["source"]);
+    EXPECT_EQ(20481, m[0]["flags"]);
+    EXPECT_EQ(remount, m[1]) << "1." << minor << ": right after its bind";
+    EXPECT_EQ("/v/rw", m[2]["source"]);
+    EXPECT_EQ(20480, m[2]["flags"]);
+    EXPECT_FALSE(remountsReadOnlyBinds(MesosVersion{1, minor}));
+  }
+}
+
+
+TEST(Translate, finding7_MesosThatRemountsItselfGetsTheBindsUnchanged)
+{
+  nlohmann::json unchanged = nlohmann::json::parse(RO_AND_RW)["launch_info"]["mounts"];
+  for (const MesosVersion& v : {MesosVersion{1, 8}, MesosVersion{1, 11}, MesosVersion{2, 0}}) {
+    EXPECT_EQ(unchanged, mountsFor(v)) << v.major << "." << v.minor;
+    EXPECT_TRUE(remountsReadOnlyBinds(v));
+  }
 }
 
 

@@ -4,7 +4,10 @@
 // no mount under the temporary mount root, no loop device on the pool, no
 // call pending, no JNI warning.
 
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +23,9 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge.hpp"
+#include "mesos/translate.hpp"
 #include "support.hpp"
+#include "utf.hpp"
 
 using nlohmann::json;
 
@@ -292,6 +297,27 @@ TEST_F(BridgeTest, TextOutsideTheBmpCrossesIntactBothWays)
 }
 
 
+TEST_F(BridgeTest, finding12_BytesThatAreNotUtf8FailAsAReplyNotACrash)
+{
+  // Made by hand: nlohmann::json's dump() throws on such text. Java reads
+  // the bytes as U+FFFD; the adapter refuses them before (checkUtf8).
+  const std::string request = "{\"container_id\":{\"value\":\"bad-utf8\"},\"container_config\":{"
+    "\"directory\":\"" + dirs().sandbox("bad-utf8") + "\",\"command_info\":{\"environment\":{\"variables\":["
+    "{\"name\":\"DVDI_VOLUME_NAME\",\"type\":\"VALUE\",\"value\":\"a\xFF\"},"
+    "{\"name\":\"DVDI_VOLUME_DRIVER\",\"type\":\"VALUE\",\"value\":\"loop\"}]}}}}";
+  Reply r = bridge->callSync("prepare", request, TIMEOUT_MS);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ("INVALID_REQUEST", r.code) << r.describe();
+  EXPECT_TRUE(dvdi::utf::valid(r.message)) << r.message;
+  EXPECT_NO_THROW(json(r.describe()).dump());
+
+  Reply m = bridge->callSync("ping\xC3", "{}", TIMEOUT_MS);
+  EXPECT_EQ("INVALID_REQUEST", m.code) << m.describe();
+  EXPECT_TRUE(dvdi::utf::valid(m.message)) << m.message;
+  EXPECT_FALSE(testing_::result(cleanup("bad-utf8")).value("known", true));
+}
+
+
 TEST_F(BridgeTest, MalformedJsonFailsAsAReplyNotACrash)
 {
   Reply r = bridge->callSync("prepare", "{not json", TIMEOUT_MS);
@@ -356,6 +382,57 @@ TEST_F(BridgeTest, CallSyncTimesOutWithATimeoutReply)
 }
 
 
+TEST_F(BridgeTest, finding8_CallPastItsDeadlineTimesOutOnceAndItsLateReplyIsIgnored)
+{
+  REQUIRE_ROOT();
+  // A cold prepare (create, format, mount) takes far more than 1 ms: Java's
+  // reply comes after the deadline, as a lost-then-found completion would.
+  const size_t before = BridgeEnvironment::logLines().size();
+  testing_::Collector c(1);
+  bridge->call("prepare", testing_::prepareRequest("late", dirs().sandbox("late"), volume("late")),
+               c.callback(0), 1);
+  ASSERT_TRUE(c.waitAll(TIMEOUT_MS)) << "the deadline completes the call";
+  Reply r = c.replies()[0];
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ("TIMEOUT", r.code) << r.describe();
+  EXPECT_NE(std::string::npos, r.message.find("'prepare' got no reply from Java within 1 ms")) << r.message;
+
+  // Java finishes; its reply is recognised as late and dropped.
+  for (int i = 0; i < 1200 && bridge->pending() > 0; i++) {
+    usleep(100 * 1000);
+  }
+  EXPECT_EQ(0, bridge->pending());
+  EXPECT_EQ(1u, c.completed());
+  EXPECT_EQ(0u, c.duplicates()) << "no second completion";
+  std::vector<std::string> log = BridgeEnvironment::logLines();
+  bool late = false;
+  for (size_t i = before; i < log.size(); i++) {
+    late = late || (log[i].find("late reply of bridge call") != std::string::npos
+                    && log[i].find("'prepare'") != std::string::npos);
+  }
+  EXPECT_TRUE(late) << "the late reply is logged";
+
+  Reply cleaned = cleanup("late");
+  EXPECT_TRUE(cleaned.ok) << cleaned.describe();
+  EXPECT_EQ(0, testing_::mountCount(hostPath("late")));
+}
+
+
+TEST_F(BridgeTest, CallWithADeadlineThatJavaMeetsCompletesWithItsReply)
+{
+  testing_::Collector c(20);
+  for (size_t i = 0; i < 20; i++) {
+    bridge->call("ping", "{}", c.callback(i), TIMEOUT_MS);
+  }
+  ASSERT_TRUE(c.waitAll(TIMEOUT_MS));
+  for (const Reply& r : c.replies()) {
+    EXPECT_TRUE(r.ok) << r.describe();
+  }
+  EXPECT_EQ(0u, c.duplicates());
+  EXPECT_EQ(0, bridge->pending());
+}
+
+
 // ---------------------------------------------------------------- root: loop volumes
 
 TEST_F(BridgeTest, PrepareAndCleanupALoopVolume)
@@ -411,6 +488,56 @@ TEST_F(BridgeTest, ReadOnlyVolumeIsBoundReadOnly)
   EXPECT_TRUE(p["volumes"][0].value("read_only", false));
   ASSERT_TRUE(cleanup("ro").ok);
   EXPECT_EQ(0, testing_::mountCount(hostPath("ro")));
+}
+
+
+// Applies launch info's mounts as Mesos 1.5-1.8's launcher does (each entry
+// one mount(2) call, in order, in a new mount namespace with / rslave), in a
+// child process; then says whether `target` is read-only there: 0 read-only,
+// 1 writable, 2 a mount failed.
+int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target)
+{
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
+      _exit(2);
+    }
+    for (const json& m : launchInfo["mounts"]) {
+      std::string source = m.value("source", std::string());
+      if (::mount(source.empty() ? nullptr : source.c_str(), m.value("target", std::string()).c_str(), nullptr,
+                  m.value("flags", 0ul), nullptr) != 0) {
+        _exit(2);
+      }
+    }
+    struct statvfs fs;
+    _exit(::statvfs(target.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0 ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+}
+
+
+TEST_F(BridgeTest, finding7_ReadOnlyBindIsReadOnlyUnderTheLauncherOfMesos1_6)
+{
+  REQUIRE_ROOT();
+  std::map<std::string, std::string> env = volume("ro16", "ro16");
+  env["DVDI_VOLUME_READONLY"] = "true";
+  Reply r = prepare("ro16", env);
+  ASSERT_TRUE(r.ok) << r.describe();
+  const std::string target = dirs().sandbox("ro16") + "/ro16";
+
+  std::string li;
+  std::string error;
+  ASSERT_TRUE(dvdi::launchInfoOf(r.result, dvdi::MesosVersion{1, 11}, &li, &error)) << error;
+  EXPECT_EQ(1, applyAsTheLauncherDoes(json::parse(li), target))
+    << "the kernel ignores MS_RDONLY on a first bind: Mesos 1.8+ remounts it itself";
+  ASSERT_TRUE(dvdi::launchInfoOf(r.result, dvdi::MesosVersion{1, 6}, &li, &error)) << error;
+  EXPECT_EQ(0, applyAsTheLauncherDoes(json::parse(li), target)) << li;
+
+  EXPECT_EQ(0, testing_::mountCount(target)) << "nothing reached the host's mount namespace";
+  ASSERT_TRUE(cleanup("ro16").ok);
+  EXPECT_EQ(0, testing_::mountCount(hostPath("ro16")));
 }
 
 

@@ -1,5 +1,5 @@
 // Bridge pieces that need no JVM: UTF-8/UTF-16, JVM option merging, the
-// libjvm lookup, the jar check.
+// libjvm lookup, the jar check, the table of calls in flight.
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "calls.hpp"
 #include "jvm.hpp"
 #include "utf.hpp"
 
@@ -55,6 +56,128 @@ TEST(Utf, IllFormedInputBecomesReplacementCharacters)
 
   uint16_t lone[] = {'x', 0xD800, 'y'};
   EXPECT_EQ("x" + fffd + "y", dvdi::utf::fromUtf16(lone, 3));
+}
+
+
+TEST(Utf, finding12_PrintableEscapesControlsAndInvalidBytesAndCaps)
+{
+  using dvdi::utf::printable;
+  EXPECT_EQ("plain caf\xC3\xA9 \xF0\x9F\x98\x80", printable("plain caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_EQ("a\\x0aforged\\x1b[0m\\x7f", printable("a\nforged\x1b[0m\x7f"));
+  EXPECT_EQ("a\\xff\\xc3b", printable("a\xFF\xC3" "b"));
+  EXPECT_EQ("back\\\\x0a", printable("back\\x0a")) << "a backslash cannot pass for an escape";
+  EXPECT_EQ("nul\\x00", printable(string("nul\0", 4)));
+  EXPECT_TRUE(dvdi::utf::valid(printable("\xFF\xFE\xED\xA0\xBD")));
+
+  string big(10000, 'x');
+  string shown = printable(big);
+  EXPECT_EQ(string(dvdi::utf::PRINTABLE_MAX, 'x') + "...", shown);
+  EXPECT_EQ(string(dvdi::utf::PRINTABLE_MAX, 'x'), printable(string(dvdi::utf::PRINTABLE_MAX, 'x')));
+}
+
+
+// ---------------------------------------------------------------- CallTable
+
+typedef dvdi::CallTable::Clock Clock;
+
+struct Counted
+{
+  int runs = 0;
+  dvdi::Reply last;
+  dvdi::Callback callback()
+  {
+    return [this](const dvdi::Reply& r) { runs++; last = r; };
+  }
+};
+
+
+TEST(CallTable, finding8_CallWhoseCompletionNeverArrivesExpiresOnceAtItsDeadline)
+{
+  dvdi::CallTable table;
+  Counted c;
+  const Clock::time_point t0 = Clock::now();
+  int64_t tag = table.add("prepare", c.callback(), 600000, t0);
+
+  Clock::time_point at;
+  ASSERT_TRUE(table.nextDeadline(&at));
+  EXPECT_TRUE(at == t0 + std::chrono::milliseconds(600000));
+  EXPECT_TRUE(table.expire(t0 + std::chrono::milliseconds(599999)).empty()) << "not before its deadline";
+
+  std::vector<dvdi::CallTable::Expired> expired = table.expire(t0 + std::chrono::milliseconds(600000));
+  ASSERT_EQ(1u, expired.size());
+  EXPECT_EQ(tag, expired[0].tag);
+  expired[0].done(dvdi::CallTable::timeoutReply(expired[0]));
+  EXPECT_EQ(1, c.runs);
+  EXPECT_EQ("TIMEOUT", c.last.code);
+  EXPECT_EQ("dvdi TIMEOUT: bridge call 'prepare' got no reply from Java within 600000 ms; a late reply is ignored",
+            c.last.describe());
+
+  EXPECT_TRUE(table.expire(t0 + std::chrono::hours(1)).empty()) << "expired once";
+  EXPECT_FALSE(table.nextDeadline(&at)) << "nothing waits for a deadline any more";
+  EXPECT_EQ(1u, table.pending()) << "Java has not answered it";
+  EXPECT_EQ(1u, table.expired());
+}
+
+
+TEST(CallTable, finding8_LateCompletionIsRecognisedAndIgnored)
+{
+  dvdi::CallTable table;
+  Counted c;
+  const Clock::time_point t0 = Clock::now();
+  int64_t tag = table.add("cleanup", c.callback(), 10, t0);
+  ASSERT_EQ(1u, table.expire(t0 + std::chrono::milliseconds(10)).size());
+
+  dvdi::Callback done;
+  std::string method;
+  EXPECT_EQ(dvdi::CallTable::LATE, table.complete(tag, &done, &method));
+  EXPECT_FALSE(done) << "no callback for a late completion";
+  EXPECT_EQ("cleanup", method);
+  EXPECT_EQ(0u, table.pending());
+  EXPECT_EQ(0u, table.expired());
+  EXPECT_EQ(dvdi::CallTable::UNKNOWN, table.complete(tag, &done, &method)) << "a second completion";
+  EXPECT_EQ(0, c.runs) << "the expired callback was not run by the table itself";
+}
+
+
+TEST(CallTable, CompletionBeforeTheDeadlineWinsAndCallsWithoutOneNeverExpire)
+{
+  dvdi::CallTable table;
+  Counted a;
+  Counted b;
+  const Clock::time_point t0 = Clock::now();
+  int64_t timed = table.add("prepare", a.callback(), 1000, t0);
+  int64_t forever = table.add("recover", b.callback(), 0, t0);
+  EXPECT_NE(timed, forever);
+
+  dvdi::Callback done;
+  std::string method;
+  ASSERT_EQ(dvdi::CallTable::WAITING, table.complete(timed, &done, &method));
+  done(dvdi::Reply::success("{}"));
+  EXPECT_EQ(1, a.runs);
+  EXPECT_TRUE(table.expire(t0 + std::chrono::hours(24 * 365)).empty());
+  EXPECT_EQ(1u, table.pending());
+  ASSERT_EQ(dvdi::CallTable::WAITING, table.complete(forever, &done, &method));
+  EXPECT_EQ("recover", method);
+  EXPECT_EQ(0u, table.pending());
+}
+
+
+TEST(CallTable, NextDeadlineIsTheEarliestOfTheWaitingCalls)
+{
+  dvdi::CallTable table;
+  Counted c;
+  const Clock::time_point t0 = Clock::now();
+  table.add("a", c.callback(), 300, t0);
+  int64_t early = table.add("b", c.callback(), 100, t0);
+  table.add("c", c.callback(), 200, t0);
+  Clock::time_point at;
+  ASSERT_TRUE(table.nextDeadline(&at));
+  EXPECT_TRUE(at == t0 + std::chrono::milliseconds(100));
+  dvdi::Callback done;
+  std::string method;
+  table.complete(early, &done, &method);
+  ASSERT_TRUE(table.nextDeadline(&at));
+  EXPECT_TRUE(at == t0 + std::chrono::milliseconds(200));
 }
 
 
