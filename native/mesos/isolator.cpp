@@ -75,7 +75,6 @@ typedef std::list<ContainerState> ContainerStates;
 #endif
 
 // The Mesos this module is built for: how it applies ContainerLaunchInfo.mounts.
-static const MesosVersion MESOS = {MESOS_MAJOR_VERSION_NUM, MESOS_MINOR_VERSION_NUM};
 
 // Deadline of a "metrics" call (a snapshot's gauges wait for it).
 static const int METRICS_TIMEOUT_MS = 30 * 1000;
@@ -217,7 +216,7 @@ public:
   {
     string launchInfoJson;
     string error;
-    if (!launchInfoOf(result, MESOS, &launchInfoJson, &error)) {
+    if (!launchInfoOf(result, &launchInfoJson, &error)) {
       return Failure(error);
     }
     if (launchInfoJson.empty()) {

@@ -66,6 +66,8 @@ namespace {
 
 // <sys/mount.h>'s flags, spelled out: this file is built and tested anywhere.
 const unsigned long FLAG_RDONLY = 1;      // MS_RDONLY
+const unsigned long FLAG_NOSUID = 2;      // MS_NOSUID
+const unsigned long FLAG_NODEV = 4;       // MS_NODEV
 const unsigned long FLAG_REMOUNT = 32;    // MS_REMOUNT
 const unsigned long FLAG_BIND = 4096;     // MS_BIND
 
@@ -81,15 +83,8 @@ bool isReadOnlyBind(const json& mount)
 } // namespace {
 
 
-bool remountsReadOnlyBinds(const MesosVersion& mesos)
-{
-  return mesos.major > 1 || (mesos.major == 1 && mesos.minor >= 8);
-}
-
-
 bool launchInfoOf(
     const std::string& prepareResult,
-    const MesosVersion& mesos,
     std::string* launchInfoJson,
     std::string* error)
 {
@@ -112,12 +107,12 @@ bool launchInfoOf(
     *error = "dvdi INTERNAL: prepare's launch_info.mounts is not an array";
     return false;
   }
-  if (mounts != it->end() && !remountsReadOnlyBinds(mesos)) {
+  if (mounts != it->end()) {
     json applied = json::array();
     for (const json& m : *mounts) {
       applied.push_back(m);
       if (isReadOnlyBind(m) && m.contains("target")) {
-        applied.push_back({{"target", m["target"]}, {"flags", FLAG_REMOUNT | FLAG_BIND | FLAG_RDONLY}});
+        applied.push_back({{"target", m["target"]}, {"flags", FLAG_REMOUNT | FLAG_BIND | FLAG_RDONLY | FLAG_NOSUID | FLAG_NODEV}});
       }
     }
     *mounts = applied;

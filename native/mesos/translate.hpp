@@ -44,29 +44,20 @@ std::string recoverRequest(
     const std::vector<std::string>& stateJsons,
     const std::vector<std::string>& orphanJsons);
 
-// The Mesos version the adapter is built for (MESOS_{MAJOR,MINOR}_VERSION_NUM).
-struct MesosVersion
-{
-  int major;
-  int minor;
-};
-
-// Whether that Mesos's launcher makes a bind mount with MS_BIND|MS_RDONLY
-// read-only. The kernel ignores MS_RDONLY on a first bind; Mesos 1.8 and
-// later remount such a bind read-only (fs::mount), 1.5 to 1.7 apply each
-// ContainerMountInfo as one mount(2) call and do not.
-bool remountsReadOnlyBinds(const MesosVersion& mesos);
-
 // From prepare's result: the ContainerLaunchInfo JSON to parse into the
 // protobuf, or "" when the container asked for no volumes (then the isolator
 // returns None and the container gets no mount namespace from dvdi).
-// For a Mesos that does not remount read-only binds, each read-only bind is
-// followed by a mount entry that remounts its target MS_REMOUNT|MS_BIND|
-// MS_RDONLY (the launcher applies the entries in order).
+// Each read-only bind is followed by a mount entry that remounts its target
+// MS_REMOUNT|MS_BIND|MS_RDONLY|MS_NOSUID|MS_NODEV (the launcher applies the
+// entries in order). The kernel ignores MS_RDONLY on a first bind: Mesos 1.5
+// to 1.7 apply each ContainerMountInfo as one mount(2) call, so without that
+// entry the bind stays writable; Mesos 1.8 and later remount a read-only bind
+// themselves (fs::mount) but with MS_BIND|MS_RDONLY|MS_REC only, which clears
+// the nosuid,nodev the bind had from the volume's mount; the entry sets them
+// again.
 // Returns false with *error when the result is not what Java sends.
 bool launchInfoOf(
     const std::string& prepareResult,
-    const MesosVersion& mesos,
     std::string* launchInfoJson,
     std::string* error);
 

@@ -181,7 +181,6 @@ TEST(Translate, finding12_TaskTextThatIsNotUtf8IsAnInvalidRequestShownEscaped)
 }
 
 
-const MesosVersion MESOS_1_11 = {1, 11};
 
 
 TEST(Translate, LaunchInfoOfPrepareResults)
@@ -190,19 +189,19 @@ TEST(Translate, LaunchInfoOfPrepareResults)
   std::string error;
   ASSERT_TRUE(launchInfoOf(
       "{\"launch_info\":{\"clone_namespaces\":[131072],\"mounts\":[{\"source\":\"/v\",\"target\":\"/t\",\"flags\":20481}]},"
-      "\"volumes\":[]}", MESOS_1_11, &li, &error));
+      "\"volumes\":[]}", &li, &error));
   nlohmann::json j = nlohmann::json::parse(li);
   EXPECT_EQ(131072, j["clone_namespaces"][0]);
-  ASSERT_EQ(1u, j["mounts"].size()) << li;
+  ASSERT_EQ(2u, j["mounts"].size()) << li << " (a read-only bind and its remount)";
   EXPECT_EQ(20481, j["mounts"][0]["flags"]);
 
-  ASSERT_TRUE(launchInfoOf("{\"volumes\":[]}", MESOS_1_11, &li, &error));
+  ASSERT_TRUE(launchInfoOf("{\"volumes\":[]}", &li, &error));
   EXPECT_EQ("", li) << "no volumes: no launch info";
 
-  EXPECT_FALSE(launchInfoOf("[1]", MESOS_1_11, &li, &error));
+  EXPECT_FALSE(launchInfoOf("[1]", &li, &error));
   EXPECT_NE(std::string::npos, error.find("dvdi INTERNAL"));
-  EXPECT_FALSE(launchInfoOf("{\"launch_info\":7}", MESOS_1_11, &li, &error));
-  EXPECT_FALSE(launchInfoOf("{\"launch_info\":{\"mounts\":{}}}", MESOS_1_11, &li, &error));
+  EXPECT_FALSE(launchInfoOf("{\"launch_info\":7}", &li, &error));
+  EXPECT_FALSE(launchInfoOf("{\"launch_info\":{\"mounts\":{}}}", &li, &error));
   EXPECT_NE(std::string::npos, error.find("mounts")) << error;
 }
 
@@ -214,40 +213,28 @@ const char* const RO_AND_RW =
   "{\"source\":\"/v/ro\",\"target\":\"/s/ro\",\"flags\":20481},"
   "{\"source\":\"/v/rw\",\"target\":\"/s/rw\",\"flags\":20480}]},\"volumes\":[]}";
 
-nlohmann::json mountsFor(const MesosVersion& mesos)
+nlohmann::json mounts()
 {
   std::string li;
   std::string error;
-  EXPECT_TRUE(launchInfoOf(RO_AND_RW, mesos, &li, &error)) << error;
+  EXPECT_TRUE(launchInfoOf(RO_AND_RW, &li, &error)) << error;
   return nlohmann::json::parse(li, nullptr, false)["mounts"];
 }
 
 
-TEST(Translate, finding7_ReadOnlyBindIsRemountedReadOnlyOnMesos1_5To1_7)
+TEST(Translate, finding7_ReadOnlyBindIsRemountedReadOnlyNosuidNodev)
 {
-  // MS_REMOUNT|MS_BIND|MS_RDONLY, no source: what Mesos 1.8's fs::mount does
-  // after a read-only bind, as a mount entry of its own.
-  const nlohmann::json remount = {{"target", "/s/ro"}, {"flags", 32 | 4096 | 1}};
-  for (int minor : {5, 6, 7}) {
-    nlohmann::json m = mountsFor(MesosVersion{1, minor});
-    ASSERT_EQ(3u, m.size()) << "1." << minor << ": " << m.dump();
-    EXPECT_EQ("/v/ro", m[0]["source"]);
-    EXPECT_EQ(20481, m[0]["flags"]);
-    EXPECT_EQ(remount, m[1]) << "1." << minor << ": right after its bind";
-    EXPECT_EQ("/v/rw", m[2]["source"]);
-    EXPECT_EQ(20480, m[2]["flags"]);
-    EXPECT_FALSE(remountsReadOnlyBinds(MesosVersion{1, minor}));
-  }
-}
-
-
-TEST(Translate, finding7_MesosThatRemountsItselfGetsTheBindsUnchanged)
-{
-  nlohmann::json unchanged = nlohmann::json::parse(RO_AND_RW)["launch_info"]["mounts"];
-  for (const MesosVersion& v : {MesosVersion{1, 8}, MesosVersion{1, 11}, MesosVersion{2, 0}}) {
-    EXPECT_EQ(unchanged, mountsFor(v)) << v.major << "." << v.minor;
-    EXPECT_TRUE(remountsReadOnlyBinds(v));
-  }
+  // MS_REMOUNT|MS_BIND|MS_RDONLY|MS_NOSUID|MS_NODEV, no source, right after the
+  // bind: read-only on Mesos 1.5-1.7 (which never remount), nosuid,nodev again
+  // after Mesos 1.8+'s own remount (which drops them).
+  const nlohmann::json remount = {{"target", "/s/ro"}, {"flags", 32 | 4096 | 1 | 2 | 4}};
+  nlohmann::json m = mounts();
+  ASSERT_EQ(3u, m.size()) << m.dump();
+  EXPECT_EQ("/v/ro", m[0]["source"]);
+  EXPECT_EQ(20481, m[0]["flags"]);
+  EXPECT_EQ(remount, m[1]) << "right after its bind";
+  EXPECT_EQ("/v/rw", m[2]["source"]);
+  EXPECT_EQ(20480, m[2]["flags"]) << "a read-write bind keeps the volume's nosuid,nodev by itself";
 }
 
 

@@ -495,7 +495,11 @@ TEST_F(BridgeTest, ReadOnlyVolumeIsBoundReadOnly)
 // one mount(2) call, in order, in a new mount namespace with / rslave), in a
 // child process; then says whether `target` is read-only there: 0 read-only,
 // 1 writable, 2 a mount failed.
-int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target)
+// Applies the launch info's mounts in a new mount namespace as Mesos's launcher
+// does: one mount(2) per entry (1.5-1.7), and with fs::mount's read-only remount
+// after a read-only bind (MS_BIND|MS_RDONLY|MS_REC only) when mesos18 (1.8+).
+// Returns 0 when the target ends read-only, nosuid and nodev.
+int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target, bool mesos18)
 {
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -504,13 +508,19 @@ int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target)
     }
     for (const json& m : launchInfo["mounts"]) {
       std::string source = m.value("source", std::string());
-      if (::mount(source.empty() ? nullptr : source.c_str(), m.value("target", std::string()).c_str(), nullptr,
-                  m.value("flags", 0ul), nullptr) != 0) {
+      std::string to = m.value("target", std::string());
+      unsigned long flags = m.value("flags", 0ul);
+      if (::mount(source.empty() ? nullptr : source.c_str(), to.c_str(), nullptr, flags, nullptr) != 0) {
+        _exit(2);
+      }
+      if (mesos18 && (flags & (MS_BIND | MS_RDONLY | MS_REMOUNT)) == (MS_BIND | MS_RDONLY) &&
+          ::mount(nullptr, to.c_str(), nullptr, MS_REMOUNT | (flags & (MS_BIND | MS_RDONLY | MS_REC)), nullptr) != 0) {
         _exit(2);
       }
     }
     struct statvfs fs;
-    _exit(::statvfs(target.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0 ? 0 : 1);
+    const unsigned long want = ST_RDONLY | ST_NOSUID | ST_NODEV;
+    _exit(::statvfs(target.c_str(), &fs) == 0 && (fs.f_flag & want) == want ? 0 : 1);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -518,7 +528,7 @@ int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target)
 }
 
 
-TEST_F(BridgeTest, finding7_ReadOnlyBindIsReadOnlyUnderTheLauncherOfMesos1_6)
+TEST_F(BridgeTest, finding7_ReadOnlyBindIsReadOnlyNosuidNodevUnderTheLaunchersOfMesos1_6And1_8)
 {
   REQUIRE_ROOT();
   std::map<std::string, std::string> env = volume("ro16", "ro16");
@@ -529,11 +539,15 @@ TEST_F(BridgeTest, finding7_ReadOnlyBindIsReadOnlyUnderTheLauncherOfMesos1_6)
 
   std::string li;
   std::string error;
-  ASSERT_TRUE(dvdi::launchInfoOf(r.result, dvdi::MesosVersion{1, 11}, &li, &error)) << error;
-  EXPECT_EQ(1, applyAsTheLauncherDoes(json::parse(li), target))
-    << "the kernel ignores MS_RDONLY on a first bind: Mesos 1.8+ remounts it itself";
-  ASSERT_TRUE(dvdi::launchInfoOf(r.result, dvdi::MesosVersion{1, 6}, &li, &error)) << error;
-  EXPECT_EQ(0, applyAsTheLauncherDoes(json::parse(li), target)) << li;
+  ASSERT_TRUE(dvdi::launchInfoOf(r.result, &li, &error)) << error;
+  EXPECT_EQ(0, applyAsTheLauncherDoes(json::parse(li), target, false)) << "Mesos 1.5-1.7: " << li;
+  EXPECT_EQ(0, applyAsTheLauncherDoes(json::parse(li), target, true)) << "Mesos 1.8+: " << li;
+  json bindOnly = json::parse(li);
+  bindOnly["mounts"].erase(1);
+  EXPECT_EQ(1, applyAsTheLauncherDoes(bindOnly, target, false))
+    << "the kernel ignores MS_RDONLY on a first bind";
+  EXPECT_EQ(1, applyAsTheLauncherDoes(bindOnly, target, true))
+    << "Mesos 1.8+'s own remount drops nosuid,nodev";
 
   EXPECT_EQ(0, testing_::mountCount(target)) << "nothing reached the host's mount namespace";
   ASSERT_TRUE(cleanup("ro16").ok);
