@@ -64,7 +64,7 @@ final class Reaper implements AutoCloseable {
       Map<VolumeKey, List<String>> users = Recovery.users(view);
       for (Volume v : view.volumes().values()) {
         VolumeKey key = VolumeKey.of(v);
-        if (v.getPinned() || users.containsKey(key) || !m.lanes.idle(key) || inPreparationHere(view, key)) {
+        if (v.getPinned() || users.containsKey(key) || !m.lanes.idle(key) || inPreparation(view, key)) {
           continue;
         }
         if (v.getStatus() != VolumeStatus.MOUNTED && MountTable.actorOwnsLiveStep(v, m.actor())) {
@@ -85,10 +85,13 @@ final class Reaper implements AutoCloseable {
     }
   }
 
-  /** A container this process is preparing names the volume (its acquisition is about to start). */
-  private boolean inPreparationHere(StateView view, VolumeKey key) {
+  /**
+   * A container being prepared names the volume (its acquisition is about to start): one this
+   * process prepares, or one of another dvdi process that still runs (an operator's mount).
+   */
+  private boolean inPreparation(StateView view, VolumeKey key) {
     for (Container c : view.containers().values()) {
-      if (c.getStatus() == ContainerStatus.PREPARING && m.preparing(c.getId())) {
+      if (c.getStatus() == ContainerStatus.PREPARING && (m.preparing(c.getId()) || VolumeManager.ownerAlive(c.getOpOwner()))) {
         for (VolumeUse u : c.getUsesList()) {
           if (VolumeKey.of(u).equals(key)) {
             return true;
