@@ -398,8 +398,10 @@ final class SimWorld implements SimDvdi.World {
   /**
    * At a quiet point (nothing queued; failed releases may be waiting for their retry):
    * references in the table equal the model's holders; every held volume the kernel did not
-   * lose is mounted at its host path on its device; nothing is mounted or attached that the
-   * table has no record of (nobody would ever release it).
+   * lose is mounted at its host path on its device; a volume nobody holds and nobody pinned
+   * is not MOUNTED in the table (its last release started; it may be waiting for its retry);
+   * nothing is mounted or attached that the table has no record of
+   * (nobody would ever release it).
    */
   void checkQuiet() {
     StateView view = state.view();
@@ -409,6 +411,11 @@ final class SimWorld implements SimDvdi.World {
           + ", but its holders are " + holders);
       if (!holders.isEmpty() && !host.lost.contains(k)) {
         check(host.mounted(k), k + " is held by " + holders + " but not mounted");
+      }
+      Volume rec = view.volume(k);
+      if (holders.isEmpty() && rec != null && !rec.getPinned()) {
+        check(rec.getStatus() != org.dvdi.core.state.proto.VolumeStatus.MOUNTED, k + " is held by nobody, yet its "
+            + "record is MOUNTED, not a release under way or waiting for its retry: the last release did not start");
       }
       if (host.mounted(k) || host.attached.contains(k)) {
         check(view.volume(k) != null, k + " is " + (host.mounted(k) ? "mounted" : "attached")
