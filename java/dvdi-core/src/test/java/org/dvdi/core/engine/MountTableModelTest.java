@@ -1,0 +1,239 @@
+package org.dvdi.core.engine;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.Disabled;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.Tuple;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
+import org.dvdi.core.engine.SimHost.Outcome;
+
+/**
+ * The mount table, tested against a simple model (FoundationDB and TigerBeetle style, see
+ * STYLE.md "Testing a state machine"). Random sequences of Mesos's prepare and cleanup,
+ * agent crashes (state read back from disk, then recovery with the containers Mesos
+ * recovered, some of them orphans), mounts the kernel loses behind dvdi's back, retry-loop
+ * passes, and an operator's {@code dvdi mount}, {@code unmount} and {@code release
+ * [--force]} (a separate CLI process) run on a simulated host ({@link SimWorld}) through the
+ * engine's own sequence of {@link MountTable} transitions ({@link SimDvdi}). Every provider
+ * call may fail, time out (its effect landing or not, while other work runs) or see its
+ * process killed. Some actions overlap the next one (their steps interleave).
+ *
+ * <p>After every action that leaves nothing queued, {@link SimWorld#checkQuiet} and
+ * {@link SimWorld#checkQuiescent} check the invariants; every prepare checks, when it
+ * answers, that the host paths it hands out are mounted.
+ */
+class MountTableModelTest {
+  static final int VOLUMES = 3;
+
+  private static Path disk;
+
+  @BeforeContainer
+  static void makeDisk() throws IOException {
+    disk = Files.createTempDirectory("dvdi-model-");
+  }
+
+  @AfterContainer
+  static void removeDisk() throws IOException {
+    try (var s = Files.walk(disk)) {
+      s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+        try {
+          Files.delete(p);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+    }
+  }
+
+  /** One step of a sequence; {@code faults} are the outcomes of the provider calls it makes (then: success). */
+  sealed interface Action {
+    List<Outcome> faults();
+
+    void apply(SimWorld w);
+  }
+
+  record Prepare(List<Integer> volumes, boolean overlap, List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.prepare(volumes.stream().map(SimWorld::vol).toList(), overlap);
+    }
+  }
+
+  record Cleanup(int pick, boolean overlap, List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.cleanup(pick, overlap);
+    }
+  }
+
+  record CrashAgent(List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.crashAgent();
+    }
+  }
+
+  record KernelLoses(int volume) implements Action {
+    public List<Outcome> faults() {
+      return List.of();
+    }
+
+    public void apply(SimWorld w) {
+      w.kernelLoses(SimWorld.vol(volume));
+    }
+  }
+
+  record ReaperPass(List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.reaper();
+    }
+  }
+
+  record OperatorMount(int volume, List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.operatorMount(SimWorld.vol(volume));
+    }
+  }
+
+  record OperatorUnmount(int volume, List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.operatorUnmount(SimWorld.vol(volume));
+    }
+  }
+
+  record OperatorRelease(int volume, boolean force, List<Outcome> faults) implements Action {
+    public void apply(SimWorld w) {
+      w.operatorRelease(SimWorld.vol(volume), force);
+    }
+  }
+
+  /** Runs a sequence, checking the invariants after every action that leaves nothing queued, and at the end. */
+  /** With {@code tolerate}, the known findings (each a disabled regression test here) do not fail the run. */
+  static SimWorld run(List<Action> actions, long seed, boolean tolerate) {
+    SimWorld w = new SimWorld(seed, disk);
+    w.tolerateKnownFindings = tolerate;
+    for (Action a : actions) {
+      w.advance(SimDvdi.RETRY.toMillis() / 2);
+      w.host().plan(a.faults());
+      if (!a.faults().isEmpty()) {
+        w.log.add("(next calls: " + a.faults() + ")");
+      }
+      a.apply(w);
+      w.rethrow();
+      if (w.quiet()) {
+        w.checkQuiet();
+        w.checkQuiescent();
+      }
+    }
+    w.host().plan(List.of());
+    w.scheduler().drain();
+    w.rethrow();
+    w.checkQuiet();
+    w.checkQuiescent();
+    return w;
+  }
+
+  @Property(tries = 10_000)
+  void mountTableKeepsItsInvariants(@ForAll("sequences") List<Action> actions, @ForAll long seed) {
+    run(actions, seed, true);
+  }
+
+  /**
+   * Found by the property: {@code dvdi release --force} of a volume an operator had mounted
+   * drops the reference of {@code operator:<volume>} but keeps that pseudo-container (READY,
+   * holding nothing), so the operator's next {@code dvdi mount} of the volume fails with
+   * "container operator:... is already prepared" until a {@code dvdi unmount}.
+   */
+  @Example
+  @Disabled("finding: MountTable.beginOperatorRelease keeps the operator's pseudo-container; reported, not fixed here")
+  void forcedReleaseOfAnOperatorsMountLetsTheOperatorMountItAgain() {
+    run(List.of(new OperatorMount(0, List.of()), new OperatorRelease(0, true, List.of()),
+        new OperatorMount(0, List.of())), 1L, false);
+  }
+
+  /**
+   * Found by the property (shrunk): c3's prepare has taken its reference on v0 (mounted, used
+   * by c1 and c2) and is mounting v1 and v2 when {@code dvdi release --force v0} drops every
+   * reference on v0 and releases it: the unmount succeeds, the detach fails, so v0 stays
+   * RELEASING (to be retried). c3's prepare then ends with {@link MountTable#prepared}, which
+   * marks c3 READY without looking at its references, and {@link MountTable#hostPaths}
+   * hands out v0's host path, which is no longer mounted: the container's bind would land on
+   * an empty directory of the root disk. (Had the detach succeeded too, the record would be
+   * gone and hostPaths would throw a NullPointerException, which the engine turns into a
+   * rollback by accident.) The same happens whenever the agent finishes a prepare while a
+   * CLI's forced release of one of its volumes is under way.
+   */
+  @Example
+  @Disabled("finding: MountTable.prepared does not check that the container still holds every volume; reported, not fixed here")
+  void forcedReleaseDuringAPrepareFailsThatPrepare() {
+    run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
+        new Prepare(List.of(0, 1, 2), true, List.of()), new OperatorRelease(0, true, List.of(Outcome.OK, Outcome.FAIL)),
+        new Prepare(List.of(0), false, List.of())), 0L, false).checkTableHoldsWhatPreparesHandedOut();
+  }
+
+  /** The same, with v0's release failing at its unmount: c2 is READY without its reference on v0, still mounted. */
+  @Example
+  @Disabled("finding: MountTable.prepared does not check that the container still holds every volume; reported, not fixed here")
+  void forcedReleaseDuringAPrepareLeavesNoReadyContainerWithoutItsReference() {
+    run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0, 1), true, List.of()),
+        new Prepare(List.of(0), true, List.of()), new OperatorRelease(0, true, List.of(Outcome.FAIL)),
+        new Prepare(List.of(0), false, List.of())), -233L, false).checkTableHoldsWhatPreparesHandedOut();
+  }
+
+  /**
+   * Found by the property (shrunk): a forced release of v1 by the CLI fails (its detach times
+   * out), leaving v1 RELEASING with a last error. Cleanup of c1 makes the agent release v1 again;
+   * while the agent's unmount call is slow, {@code dvdi mount v1} runs in the CLI:
+   * {@link MountTable#checkNotInFlight} lets it through, since the record still carries the
+   * earlier failure's last error ({@link MountTable#releasing} keeps it), so the CLI attaches
+   * and mounts v1 and marks operator:v1 READY; then the agent's late unmount lands and
+   * {@link MountTable#releaseFailed} sets the held, mounted record back to RELEASING. The
+   * operator's mount is gone, the table says it is held, and the reaper skips it (it has a user).
+   */
+  @Example
+  @Disabled("finding: MountTable.releasing keeps last_error, so checkNotInFlight misses a live retry; reported, not fixed here")
+  void cliMountDuringTheAgentsRetriedReleaseIsRefused() {
+    run(List.of(new CrashAgent(List.of()), new Prepare(List.of(1), true, List.of()),
+        new Prepare(List.of(0), false, List.of(Outcome.CRASH_DONE)),
+        new OperatorRelease(1, true, List.of(Outcome.TIMEOUT_DONE)), new Cleanup(0, true, List.of()),
+        new Cleanup(0, false, List.of()), new OperatorMount(1, List.of(Outcome.TIMEOUT_DONE))), 0L, false);
+  }
+
+  @Provide
+  Arbitrary<List<Action>> sequences() {
+    return action().list().ofMinSize(5).ofMaxSize(40);
+  }
+
+  static Arbitrary<List<Outcome>> faults() {
+    return Arbitraries.frequency(Tuple.of(55, Outcome.OK), Tuple.of(15, Outcome.FAIL), Tuple.of(10, Outcome.TIMEOUT_DONE),
+        Tuple.of(8, Outcome.TIMEOUT_LOST), Tuple.of(6, Outcome.CRASH_DONE), Tuple.of(6, Outcome.CRASH_LOST))
+        .list().ofMaxSize(4);
+  }
+
+  static Arbitrary<Action> action() {
+    Arbitrary<Integer> vol = Arbitraries.integers().between(0, VOLUMES - 1);
+    Arbitrary<Boolean> overlap = Arbitraries.frequencyOf(Tuple.of(3, Arbitraries.just(false)),
+        Tuple.of(1, Arbitraries.just(true)));
+    Arbitrary<Action> prepare = Combinators.combine(vol.list().uniqueElements().ofMinSize(1).ofMaxSize(VOLUMES), overlap,
+        faults()).as(Prepare::new);
+    Arbitrary<Action> cleanup = Combinators.combine(Arbitraries.integers().between(0, 7), overlap, faults())
+        .as(Cleanup::new);
+    return Arbitraries.frequencyOf(
+        Tuple.of(30, prepare),
+        Tuple.of(25, cleanup),
+        Tuple.of(6, faults().map(CrashAgent::new)),
+        Tuple.of(6, vol.map(KernelLoses::new)),
+        Tuple.of(6, faults().map(ReaperPass::new)),
+        Tuple.of(6, Combinators.combine(vol, faults()).as(OperatorMount::new)),
+        Tuple.of(5, Combinators.combine(vol, faults()).as(OperatorUnmount::new)),
+        Tuple.of(5, Combinators.combine(vol, Arbitraries.of(false, true), faults()).as(OperatorRelease::new)));
+  }
+}
