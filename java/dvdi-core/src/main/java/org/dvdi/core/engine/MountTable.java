@@ -114,12 +114,29 @@ public final class MountTable {
     }
   }
 
-  /** Every volume of a PREPARING container is held: it is READY. */
-  public static void prepared(StateView view, Changes ch, String cid) {
+  /**
+   * Every volume of a PREPARING container is held: it is READY; returns the host paths to bind.
+   * Fails with VOLUME_BUSY when the container no longer holds one of them, or one is no longer
+   * mounted (an operator's {@code release --force} while it was being prepared): then the
+   * prepare is rolled back, never handed a path that is not its volume.
+   */
+  public static Map<VolumeKey, String> prepared(StateView view, Changes ch, String cid) {
     Container c = view.container(cid);
-    if (c != null) {
-      ch.putContainer(c.toBuilder().setStatus(ContainerStatus.READY).build());
+    if (c == null) {
+      throw DvdiException.busy("container " + cid + " was cleaned up while it was being prepared");
     }
+    Map<VolumeKey, String> hostPaths = new TreeMap<>();
+    for (VolumeUse u : c.getUsesList()) {
+      VolumeKey k = VolumeKey.of(u);
+      Volume v = view.volume(k);
+      if (!u.getAcquired() || v == null || v.getStatus() != VolumeStatus.MOUNTED) {
+        throw DvdiException.busy("volume " + k + " was released while container " + cid + " was being prepared "
+            + "(an operator's release --force?); the prepare is rolled back");
+      }
+      hostPaths.put(k, v.getHostPath());
+    }
+    ch.putContainer(c.toBuilder().setStatus(ContainerStatus.READY).build());
+    return hostPaths;
   }
 
   /**
@@ -223,7 +240,11 @@ public final class MountTable {
     }
     checkNotInFlight(cur, key, a);
     for (String u : users) {
-      ch.putContainer(withUse(view.container(u), key, false));
+      if (u.startsWith(OPERATOR_PREFIX)) {
+        ch.removeContainer(u); // an operator's mount holds this volume only: it is gone with it
+      } else {
+        ch.putContainer(withUse(view.container(u), key, false));
+      }
     }
     Volume rel = releasing(cur.toBuilder().setPinned(false).build(), a);
     ch.putVolume(rel);
@@ -244,7 +265,7 @@ public final class MountTable {
    */
   public static void releaseFailed(StateView view, Changes ch, VolumeKey key, String why, Actor a) {
     Volume now = view.volume(key);
-    if (now != null) {
+    if (now != null && now.getStatus() != VolumeStatus.MOUNTED && view.users(key).isEmpty()) {
       ch.putVolume(now.toBuilder().setStatus(VolumeStatus.RELEASING).setLastError(why).setLastErrorMs(a.nowMs())
           .setReleaseAttempts(now.getReleaseAttempts() + 1).build());
     }
@@ -291,9 +312,13 @@ public final class MountTable {
         .setSinceMs(a.nowMs()).setOpOwner(a.owner()).clearLastError().clearLastErrorMs().build();
   }
 
-  /** The one builder of the release intent. */
+  /**
+   * The one builder of the release intent. The last failure's error is cleared (its count is
+   * kept, for the backoff): a release under way is in flight, whatever failed before.
+   */
   static Volume releasing(Volume cur, Actor a) {
-    return cur.toBuilder().setStatus(VolumeStatus.RELEASING).setOpOwner(a.owner()).build();
+    return cur.toBuilder().setStatus(VolumeStatus.RELEASING).setOpOwner(a.owner()).clearLastError().clearLastErrorMs()
+        .build();
   }
 
   /** The outcome of attach and mount. */
@@ -361,12 +386,4 @@ public final class MountTable {
     return b.build();
   }
 
-  /** Host paths of the request's volumes as the table has them. */
-  static Map<VolumeKey, String> hostPaths(PrepareRequest req, StateView view) {
-    Map<VolumeKey, String> out = new TreeMap<>();
-    for (VolumeRequest v : req.volumes()) {
-      out.put(v.key(), view.volume(v.key()).getHostPath());
-    }
-    return out;
-  }
 }

@@ -262,12 +262,9 @@ public final class VolumeManager implements AutoCloseable {
       if (err == null) {
         try {
           planner.createTargets(plan);
-          state.mutate((view, ch) -> {
-            MountTable.prepared(view, ch, cid);
-            return null;
-          });
+          Map<VolumeKey, String> hostPaths = state.mutate((view, ch) -> MountTable.prepared(view, ch, cid));
           CrashPoints.reached("prepare.ready");
-          return CompletableFuture.completedFuture(result(req, targets, MountTable.hostPaths(req, state.view()), false));
+          return CompletableFuture.completedFuture(result(req, targets, hostPaths, false));
         } catch (RuntimeException e) {
           err = e;
         }

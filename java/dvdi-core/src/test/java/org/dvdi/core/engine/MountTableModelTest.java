@@ -8,7 +8,6 @@ import java.util.List;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
-import net.jqwik.api.Disabled;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -116,10 +115,8 @@ class MountTableModelTest {
   }
 
   /** Runs a sequence, checking the invariants after every action that leaves nothing queued, and at the end. */
-  /** With {@code tolerate}, the known findings (each a disabled regression test here) do not fail the run. */
-  static SimWorld run(List<Action> actions, long seed, boolean tolerate) {
+  static SimWorld run(List<Action> actions, long seed) {
     SimWorld w = new SimWorld(seed, disk);
-    w.tolerateKnownFindings = tolerate;
     for (Action a : actions) {
       w.advance(SimDvdi.RETRY.toMillis() / 2);
       w.host().plan(a.faults());
@@ -143,20 +140,19 @@ class MountTableModelTest {
 
   @Property(tries = 10_000)
   void mountTableKeepsItsInvariants(@ForAll("sequences") List<Action> actions, @ForAll long seed) {
-    run(actions, seed, true);
+    run(actions, seed);
   }
 
   /**
-   * Found by the property: {@code dvdi release --force} of a volume an operator had mounted
+   * Found by the property (fixed: the pseudo-container goes with the forced release): {@code dvdi release --force} of a volume an operator had mounted
    * drops the reference of {@code operator:<volume>} but keeps that pseudo-container (READY,
    * holding nothing), so the operator's next {@code dvdi mount} of the volume fails with
    * "container operator:... is already prepared" until a {@code dvdi unmount}.
    */
   @Example
-  @Disabled("finding: MountTable.beginOperatorRelease keeps the operator's pseudo-container; reported, not fixed here")
   void forcedReleaseOfAnOperatorsMountLetsTheOperatorMountItAgain() {
     run(List.of(new OperatorMount(0, List.of()), new OperatorRelease(0, true, List.of()),
-        new OperatorMount(0, List.of())), 1L, false);
+        new OperatorMount(0, List.of())), 1L);
   }
 
   /**
@@ -169,23 +165,22 @@ class MountTableModelTest {
    * an empty directory of the root disk. (Had the detach succeeded too, the record would be
    * gone and hostPaths would throw a NullPointerException, which the engine turns into a
    * rollback by accident.) The same happens whenever the agent finishes a prepare while a
-   * CLI's forced release of one of its volumes is under way.
+   * CLI's forced release of one of its volumes is under way. Fixed: {@link MountTable#prepared}
+   * fails (VOLUME_BUSY) unless every volume is still held and mounted, and the prepare is rolled back.
    */
   @Example
-  @Disabled("finding: MountTable.prepared does not check that the container still holds every volume; reported, not fixed here")
   void forcedReleaseDuringAPrepareFailsThatPrepare() {
     run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
         new Prepare(List.of(0, 1, 2), true, List.of()), new OperatorRelease(0, true, List.of(Outcome.OK, Outcome.FAIL)),
-        new Prepare(List.of(0), false, List.of())), 0L, false).checkTableHoldsWhatPreparesHandedOut();
+        new Prepare(List.of(0), false, List.of())), 0L).checkTableHoldsWhatPreparesHandedOut();
   }
 
   /** The same, with v0's release failing at its unmount: c2 is READY without its reference on v0, still mounted. */
   @Example
-  @Disabled("finding: MountTable.prepared does not check that the container still holds every volume; reported, not fixed here")
   void forcedReleaseDuringAPrepareLeavesNoReadyContainerWithoutItsReference() {
     run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0, 1), true, List.of()),
         new Prepare(List.of(0), true, List.of()), new OperatorRelease(0, true, List.of(Outcome.FAIL)),
-        new Prepare(List.of(0), false, List.of())), -233L, false).checkTableHoldsWhatPreparesHandedOut();
+        new Prepare(List.of(0), false, List.of())), -233L).checkTableHoldsWhatPreparesHandedOut();
   }
 
   /**
@@ -197,14 +192,15 @@ class MountTableModelTest {
    * and mounts v1 and marks operator:v1 READY; then the agent's late unmount lands and
    * {@link MountTable#releaseFailed} sets the held, mounted record back to RELEASING. The
    * operator's mount is gone, the table says it is held, and the reaper skips it (it has a user).
+   * Fixed: a release under way clears the last error (it is in flight), and a failed release never
+   * touches a record that is MOUNTED or held.
    */
   @Example
-  @Disabled("finding: MountTable.releasing keeps last_error, so checkNotInFlight misses a live retry; reported, not fixed here")
   void cliMountDuringTheAgentsRetriedReleaseIsRefused() {
     run(List.of(new CrashAgent(List.of()), new Prepare(List.of(1), true, List.of()),
         new Prepare(List.of(0), false, List.of(Outcome.CRASH_DONE)),
         new OperatorRelease(1, true, List.of(Outcome.TIMEOUT_DONE)), new Cleanup(0, true, List.of()),
-        new Cleanup(0, false, List.of()), new OperatorMount(1, List.of(Outcome.TIMEOUT_DONE))), 0L, false);
+        new Cleanup(0, false, List.of()), new OperatorMount(1, List.of(Outcome.TIMEOUT_DONE))), 0L);
   }
 
   @Provide

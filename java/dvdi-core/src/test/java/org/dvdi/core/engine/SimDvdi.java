@@ -209,11 +209,7 @@ final class SimDvdi {
       Throwable failed = err;
       if (failed == null) {
         try {
-          mutate((view, ch) -> {
-            MountTable.prepared(view, ch, cid);
-            return null;
-          });
-          out.complete(MountTable.hostPaths(req, w.state().view()));
+          out.complete(mutate((view, ch) -> MountTable.prepared(view, ch, cid)));
           return;
         } catch (RuntimeException e) {
           failed = e;

@@ -52,21 +52,8 @@ final class SimWorld implements SimDvdi.World {
   private int containers;
   /** The agent's recovery has finished (Mesos prepares and cleans up nothing before). */
   private boolean recovered;
-  /**
-   * Known findings the property tolerates (each has a named, disabled regression test in
-   * {@link MountTableModelTest}): operators' pseudo-containers that a forced release emptied
-   * but kept (MountTableModelTest#forcedReleaseOfAnOperatorsMountLetsTheOperatorMountItAgain).
-   * The other tolerated findings are marked where they are tolerated ({@link #tolerateKnownFindings}).
-   */
-  final Set<String> tolerated = new TreeSet<>();
-  /**
-   * Forced releases begun, per volume: a prepare under way when one begins still answers
-   * success with that volume (MountTableModelTest#forcedReleaseDuringAPrepareFailsThatPrepare);
-   * tolerated: the model takes the volume away from that container too.
-   */
+  /** Forced releases begun, per volume (a forced release takes the volume away from its users). */
   private final Map<VolumeKey, Integer> forced = new TreeMap<>();
-  /** False for regression tests of the known findings: nothing is tolerated. */
-  boolean tolerateKnownFindings = true;
 
   SimWorld(long seed, Path disk) {
     this.log = new ArrayList<>();
@@ -81,7 +68,6 @@ final class SimWorld implements SimDvdi.World {
 
   private SimWorld(SimWorld o) {
     this.log = new ArrayList<>(o.log);
-    this.tolerated.addAll(o.tolerated);
     this.state = o.state.copy();
     this.host = o.host.copy(log);
     this.scheduler = new SimScheduler(o.scheduler.random().nextLong(), this::crashed);
@@ -96,7 +82,6 @@ final class SimWorld implements SimDvdi.World {
     this.containers = o.containers;
     this.recovered = o.recovered;
     this.forced.putAll(o.forced);
-    this.tolerateKnownFindings = o.tolerateKnownFindings;
     o.handed.forEach((k, v) -> handed.put(k, new TreeMap<>(v)));
   }
 
@@ -153,7 +138,6 @@ final class SimWorld implements SimDvdi.World {
     log.add("prepare " + cid + " " + vols + (overlap ? " (overlapping the next action)" : ""));
     SimDvdi a = agent;
     Map<VolumeKey, Integer> lossesBefore = new TreeMap<>(host.losses);
-    Map<VolumeKey, Integer> forcedBefore = new TreeMap<>(forced);
     a.prepare(cid, vols).whenComplete((paths, e) -> inCallback(() -> {
       if (!a.alive()) {
         return; // the answer never reached Mesos
@@ -167,9 +151,6 @@ final class SimWorld implements SimDvdi.World {
         if (!host.losses.getOrDefault(p.getKey(), 0).equals(lossesBefore.getOrDefault(p.getKey(), 0))) {
           continue; // someone unmounted it while the prepare ran: a race dvdi cannot close
         }
-        if (tolerateKnownFindings && !forced.getOrDefault(p.getKey(), 0).equals(forcedBefore.getOrDefault(p.getKey(), 0))) {
-          continue; // a forced release began while the prepare ran: the known finding, tolerated
-        }
         check(SimHost.device(p.getKey()).equals(host.mounts.get(p.getValue())), "prepare of " + cid + " hands "
             + p.getValue() + " (" + p.getKey() + ") to the container, but the kernel has "
             + host.mounts.get(p.getValue()) + " there: the container is bound to an unmounted path");
@@ -178,11 +159,7 @@ final class SimWorld implements SimDvdi.World {
       Map<VolumeKey, Integer> h = new TreeMap<>();
       vols.forEach(k -> h.put(k, forced.getOrDefault(k, 0)));
       handed.put(cid, h);
-      Set<VolumeKey> held = new TreeSet<>(vols);
-      StateView now = state.view();
-      held.removeIf(k -> tolerateKnownFindings && !forced.getOrDefault(k, 0).equals(forcedBefore.getOrDefault(k, 0))
-          && !now.users(k).contains(cid));
-      live.put(cid, held);
+      live.put(cid, new TreeSet<>(vols));
     }));
     settle(overlap);
   }
@@ -257,7 +234,6 @@ final class SimWorld implements SimDvdi.World {
   /** {@code dvdi unmount}. */
   void operatorUnmount(VolumeKey k) {
     pins.remove(k);
-    tolerated.remove(MountTable.OPERATOR_PREFIX + k);
     cli("dvdi unmount " + k, cli -> cli.operatorUnmount(k), () -> {});
   }
 
@@ -268,9 +244,6 @@ final class SimWorld implements SimDvdi.World {
 
   @Override
   public void operatorReleaseBegun(VolumeKey k, boolean force) {
-    if (force && pins.contains(k)) {
-      tolerated.add(MountTable.OPERATOR_PREFIX + k);
-    }
     if (force) {
       forced.merge(k, 1, Integer::sum);
     }
@@ -281,11 +254,6 @@ final class SimWorld implements SimDvdi.World {
   }
 
   private void cli(String what, java.util.function.Function<SimDvdi, CompletableFuture<?>> command, Runnable ifKilled) {
-    if (tolerateKnownFindings) {
-      // The CLI's steps interleave with the agent's only in regression tests of the known
-      // finding (MountTableModelTest#cliMountDuringTheAgentsRetriedReleaseIsRefused).
-      scheduler.drain();
-    }
     log.add(what);
     SimDvdi cli = new SimDvdi(this, "cli:" + (++pids) + ":" + BOOT);
     alive.add(cli.owner);
@@ -459,12 +427,7 @@ final class SimWorld implements SimDvdi.World {
     w.live.keySet().forEach(id -> expected.put(id, ContainerStatus.READY));
     w.pins.forEach(k -> expected.put(MountTable.OPERATOR_PREFIX + k, ContainerStatus.READY));
     Map<String, ContainerStatus> actual = new TreeMap<>();
-    view.containers().forEach((id, c) -> {
-      if (!(w.tolerateKnownFindings && w.tolerated.contains(id) && c.getStatus() == ContainerStatus.READY
-          && c.getUsesList().stream().noneMatch(u -> u.getAcquired()))) {
-        actual.put(id, c.getStatus());
-      }
-    });
+    view.containers().forEach((id, c) -> actual.put(id, c.getStatus()));
     w.check(actual.equals(new TreeMap<>(expected)), "the table's containers are " + actual + ", the model's " + expected);
   }
 
