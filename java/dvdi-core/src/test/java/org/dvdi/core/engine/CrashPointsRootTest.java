@@ -31,6 +31,7 @@ import org.dvdi.core.testing.CrashPointTrace;
 import org.dvdi.core.testing.HarnessJvm;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.VolumeInfo;
+import org.dvdi.spi.VolumeOptions;
 import org.dvdi.spi.host.KernelMounts;
 import org.dvdi.spi.testing.LeakCheck;
 import org.dvdi.spi.testing.RequiresRoot;
@@ -62,6 +63,8 @@ class CrashPointsRootTest {
   static final String OTHER = "other";
   static final String VOL = "v";
   static final String DRIVER = "loop";
+  /** An operator's mount of {@code loop/<name>} is held by container {@code operator:loop/<name>}. */
+  static final String OPERATOR = MountTable.OPERATOR_PREFIX + DRIVER + "/";
   /** The file written into a volume before the crash. */
   static final String BEFORE = "before.txt";
 
@@ -82,12 +85,32 @@ class CrashPointsRootTest {
    * {@link org.dvdi.core.testing.CrashHarness}), and what the restarted agent says: the
    * containers it recovered ({@code live}; always {@link #LIVE}, sometimes also the one the
    * operation was about) and those of them it destroys right after recovery ({@code destroyed}:
-   * Mesos destroys a container whose launch did not finish).
+   * Mesos destroys a container whose launch did not finish). An operation that is complete
+   * from point {@code completeFrom} on (an operator's mount once it is READY) leaves
+   * {@code heldOnceComplete} (container: volume) held besides the live container's volume.
+   * {@code knownIssue} names an engine bug, reported and not fixed yet, that makes points of
+   * this scenario fail (null: none); the failure says so, and the test fails until it is fixed.
    */
   record Scenario(String name, String what, Setup setup, List<String> harness, Set<String> live,
-      List<String> destroyed) {
+      List<String> destroyed, String completeFrom, Map<String, String> heldOnceComplete, String knownIssue) {
     Scenario(String name, String what, Setup setup, List<String> harness) {
-      this(name, what, setup, harness, Set.of(LIVE), List.of());
+      this(name, what, setup, harness, Set.of(LIVE), List.of(), null, Map.of(), null);
+    }
+
+    Scenario(String name, String what, Setup setup, List<String> harness, Set<String> live, List<String> destroyed) {
+      this(name, what, setup, harness, live, destroyed, null, Map.of(), null);
+    }
+
+    /**
+     * Who must hold which volume after recovery (container: volume), the operation crashed
+     * at {@code point} of the points it reaches, in {@code order} (null: it was not crashed).
+     */
+    Map<String, String> held(String point, List<String> order) {
+      Map<String, String> out = new TreeMap<>(Map.of(LIVE, KEPT));
+      if (point == null || (completeFrom != null && order.indexOf(point) >= order.indexOf(completeFrom))) {
+        out.putAll(heldOnceComplete);
+      }
+      return out;
     }
   }
 
@@ -136,6 +159,16 @@ class CrashPointsRootTest {
     r.write(d, VOL);
   }
 
+  /**
+   * Known engine bug (reported, not fixed): recovery keeps every {@code operator:} container,
+   * also one that a {@code dvdi mount} or {@code dvdi unmount} killed midway left PREPARING or
+   * CLEANING; its record (and, killed at prepare.outcome-written or cleanup.begun, its volume's
+   * mount and loop device) stays until the reaper's first pass, up to 5 s later.
+   */
+  static final String OPERATOR_LEFT_TO_THE_REAPER = "known engine bug: recovery keeps operator containers that a killed "
+      + "dvdi mount/unmount left PREPARING/CLEANING (the reaper cleans them up to 5 s later); fix in Recovery: treat them "
+      + "as gone, like the reaper does";
+
   static List<Scenario> scenarios() {
     return List.of(
         new Scenario("prepare-new", "prepare of a new volume", CrashPointsRootTest::liveHoldsKept,
@@ -160,6 +193,14 @@ class CrashPointsRootTest {
           RecoverResult rec = d.manager().recover(Set.of(LIVE), Set.of()).join();
           assertEquals(List.of(key(VOL)), rec.adoptedVolumes(), "set-up: the volume is adopted");
         }, List.of("release", DRIVER + "/" + VOL)),
+        new Scenario("operator-mount", "an operator's dvdi mount of a new volume", CrashPointsRootTest::liveHoldsKept,
+            List.of("mount", DRIVER + "/" + VOL), Set.of(LIVE), List.of(), "prepare.ready", Map.of(OPERATOR + VOL, VOL),
+            OPERATOR_LEFT_TO_THE_REAPER),
+        new Scenario("operator-unmount", "an operator's dvdi unmount", (r, d) -> {
+          liveHoldsKept(r, d);
+          d.manager().operatorMount(key(VOL), new VolumeOptions(Map.of(), "dvdi mount"), false).join();
+          r.write(d, VOL);
+        }, List.of("unmount", DRIVER + "/" + VOL), Set.of(LIVE), List.of(), null, Map.of(), OPERATOR_LEFT_TO_THE_REAPER),
         new Scenario("recover", "recovery of a dead container (own and shared volume) and a live one",
             CrashPointsRootTest::otherAlsoHoldsOwn, List.of("recover", LIVE)),
         new Scenario("recover-remount", "recovery of a dead container and a live one whose mount the kernel lost", (r, d) -> {
@@ -187,7 +228,7 @@ class CrashPointsRootTest {
         scrub(trace);
         continue;
       }
-      List<String> uncrashed = check(trace, s);
+      List<String> uncrashed = check(trace, s, s.held(null, tr.reached()));
       if (!uncrashed.isEmpty()) {
         uncrashedInconsistent.add(s.name() + " (not crashed): " + uncrashed);
       }
@@ -203,9 +244,9 @@ class CrashPointsRootTest {
         Run r = new Run(tmp.resolve(s.name() + "-" + p));
         setUp(r, s);
         List<String> problems = crashAt(r, s, p);
-        problems = problems.isEmpty() ? check(r, s) : problems;
+        problems = problems.isEmpty() ? check(r, s, s.held(p, tr.reached())) : problems;
         if (!problems.isEmpty()) {
-          inconsistent.add(s.name() + " @ " + p + ": " + problems);
+          inconsistent.add(s.name() + " @ " + p + ": " + problems + (s.knownIssue() == null ? "" : " [" + s.knownIssue() + "]"));
         }
       }
       LOG.info(s.name() + " (" + s.what() + "): crashed at " + points + "; not reached: " + notIn(points));
@@ -258,12 +299,12 @@ class CrashPointsRootTest {
   }
 
   /**
-   * After the operation (crashed or not): recovery with the live container, then what must
-   * hold, then the live container's cleanup, then nothing left. Returns what is wrong (empty:
-   * consistent). Whatever is left is removed afterwards, so that one bad point does not spoil
-   * the others.
+   * After the operation (crashed or not): recovery with the live containers, then what must
+   * hold ({@code held}: container: volume), then the cleanup of those, then nothing left.
+   * Returns what is wrong (empty: consistent). Whatever is left is removed afterwards, so that
+   * one bad point does not spoil the others.
    */
-  private static List<String> check(Run r, Scenario s) {
+  private static List<String> check(Run r, Scenario s, Map<String, String> held) {
     List<String> bad = new ArrayList<>();
     try (Dvdi d = r.t.open(Dvdi.WRITER_AGENT)) {
       RecoverResult rec = d.manager().recover(s.live(), Set.of()).join();
@@ -276,13 +317,16 @@ class CrashPointsRootTest {
           bad.add("the cleanup of " + cid + " (destroyed after recovery) failed: " + c.failures());
         }
       }
-      checkOnlyLiveHeld(r, d, bad);
-      CleanupResult c = d.manager().cleanup(LIVE).join();
-      if (!c.failures().isEmpty()) {
-        bad.add("the live container's cleanup failed: " + c.failures());
+      checkOnlyHeld(r, d, held, bad);
+      for (String cid : held.keySet()) {
+        CleanupResult c = cid.startsWith(MountTable.OPERATOR_PREFIX) ? d.manager().operatorUnmount(key(held.get(cid))).join()
+            : d.manager().cleanup(cid).join();
+        if (!c.failures().isEmpty()) {
+          bad.add("the cleanup of " + cid + " failed: " + c.failures());
+        }
       }
-      checkNothingLeft(r, d, "after the live container's cleanup", bad);
-      checkDataKept(r, d, bad);
+      checkNothingLeft(r, d, "after the cleanup of " + held.keySet(), bad);
+      checkDataKept(r, d, held.values(), bad);
     } catch (RuntimeException | IOException | AssertionError e) {
       bad.add("failed: " + e);
     } finally {
@@ -291,52 +335,72 @@ class CrashPointsRootTest {
     return bad;
   }
 
-  /** Only the live container and its volume are known, mounted, attached; its data is there and it can be written. */
-  private static void checkOnlyLiveHeld(Run r, Dvdi d, List<String> bad) throws IOException {
+  /**
+   * Only the containers in {@code held} and their volumes are known, mounted, attached, held
+   * in the pool; what was written into those volumes is there, and they can be written.
+   */
+  private static void checkOnlyHeld(Run r, Dvdi d, Map<String, String> held, List<String> bad) throws IOException {
     StateView view = d.state().freshView();
-    if (!view.containers().keySet().equals(Set.of(LIVE))) {
-      bad.add("containers in state " + view.containers().keySet() + ", expected only [" + LIVE + "]");
+    Set<VolumeKey> keys = new TreeSet<>();
+    held.values().forEach(v -> keys.add(key(v)));
+    if (!view.containers().keySet().equals(held.keySet())) {
+      bad.add("containers in state " + view.containers().keySet() + ", expected only " + held.keySet());
     }
-    if (!view.volumes().keySet().equals(Set.of(key(KEPT)))) {
-      bad.add("volumes in state " + view.volumes().keySet() + ", expected only [" + key(KEPT) + "]");
+    if (!view.volumes().keySet().equals(keys)) {
+      bad.add("volumes in state " + view.volumes().keySet() + ", expected only " + keys);
     }
-    Container live = view.container(LIVE);
-    if (live == null || live.getUsesList().stream().noneMatch(u -> u.getName().equals(KEPT) && u.getAcquired())) {
-      bad.add("the live container does not hold " + key(KEPT) + ": " + live);
+    Map<String, String> hostPaths = new TreeMap<>(); // volume: host path
+    Set<String> images = new TreeSet<>();
+    for (Map.Entry<String, String> h : held.entrySet()) {
+      Container c = view.container(h.getKey());
+      if (c == null || c.getUsesList().stream().noneMatch(u -> u.getName().equals(h.getValue()) && u.getAcquired())) {
+        bad.add(h.getKey() + " does not hold " + key(h.getValue()) + ": " + c);
+      }
+      Volume v = view.volume(key(h.getValue()));
+      if (v == null || v.getStatus() != VolumeStatus.MOUNTED) {
+        bad.add(key(h.getValue()) + " is not MOUNTED in state: " + v);
+        continue;
+      }
+      hostPaths.put(h.getValue(), v.getHostPath());
+      images.add(r.t.pool.resolve(h.getValue() + ".img").toString());
     }
-    Volume kept = view.volume(key(KEPT));
-    if (kept == null || kept.getStatus() != VolumeStatus.MOUNTED) {
-      bad.add(key(KEPT) + " is not MOUNTED in state: " + kept);
-      return;
-    }
-    Path host = Path.of(kept.getHostPath());
     Set<String> mounts = mountsUnder(r);
-    if (!mounts.equals(Set.of(host.toString()))) {
-      bad.add("mounts under the mount root " + mounts + ", expected only " + host);
+    if (!mounts.equals(new TreeSet<>(hostPaths.values()))) {
+      bad.add("mounts under the mount root " + mounts + ", expected only " + hostPaths.values());
     }
-    String image = r.t.pool.resolve(KEPT + ".img").toString();
-    Set<String> loops = loopsOf(r, Set.of(image));
-    if (!loops.equals(Set.of(image))) {
-      bad.add("loop devices of the pool back " + loops + ", expected only " + image);
+    Set<String> loops = loopsOf(r, images);
+    if (!loops.equals(images)) {
+      bad.add("loop devices of the pool back " + loops + ", expected only " + images);
     }
-    checkPoolHolders(d, "after recovery", Set.of(KEPT), bad);
-    if (!KernelMounts.read().isMountPoint(host)) {
-      return;
-    }
-    String before = Files.exists(host.resolve(BEFORE)) ? Files.readString(host.resolve(BEFORE)) : null;
-    if (!r.written.get(KEPT).equals(before)) {
-      bad.add("the live container's data is not at " + host.resolve(BEFORE) + ": " + before);
-    }
-    String now = "written after recovery";
-    Files.writeString(host.resolve("after.txt"), now);
-    if (!Files.readString(host.resolve("after.txt")).equals(now)) {
-      bad.add("the live container's volume does not keep what is written to it");
+    checkPoolHolders(d, "after recovery", new TreeSet<>(held.values()), bad);
+    for (Map.Entry<String, String> hp : hostPaths.entrySet()) {
+      Path host = Path.of(hp.getValue());
+      if (!KernelMounts.read().isMountPoint(host)) {
+        continue;
+      }
+      String expected = r.written.get(hp.getKey());
+      String before = Files.exists(host.resolve(BEFORE)) ? Files.readString(host.resolve(BEFORE)) : null;
+      if (expected != null && !expected.equals(before)) {
+        bad.add("the data written before the crash is not at " + host.resolve(BEFORE) + ": " + before);
+      }
+      String now = "written after recovery";
+      Files.writeString(host.resolve("after.txt"), now);
+      if (!Files.readString(host.resolve("after.txt")).equals(now)) {
+        bad.add(host + " does not keep what is written to it");
+      }
     }
   }
 
-  /** Every volume still holds what was written into it: mounted for a container of the test's, read, released. */
-  private static void checkDataKept(Run r, Dvdi d, List<String> bad) throws IOException {
+  /**
+   * Every volume released meanwhile (not in {@code checked}, whose data was read while held)
+   * still holds what was written into it: mounted for a container of the test's, read, released.
+   */
+  private static void checkDataKept(Run r, Dvdi d, java.util.Collection<String> checked, List<String> bad)
+      throws IOException {
     for (Map.Entry<String, String> e : r.written.entrySet()) {
+      if (checked.contains(e.getKey())) {
+        continue;
+      }
       String cid = "check-" + e.getKey();
       r.prepare(d, cid, e.getKey());
       Path f = r.hostPath(d, e.getKey()).resolve(BEFORE);

@@ -12,6 +12,7 @@ import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.spi.Settings;
+import org.dvdi.spi.VolumeOptions;
 
 /**
  * A separate JVM that a test kills with SIGKILL in the middle of an operation (by a hanging
@@ -22,7 +23,8 @@ import org.dvdi.spi.Settings;
  *       of the default driver;
  *   <li>{@code prepare-then-cleanup <container> <volume>}: the same, then its cleanup;
  *   <li>{@code cleanup <container>}: the agent cleans a container up;
- *   <li>{@code release <driver/name>}: an operator's {@code dvdi release} (the CLI's writer);
+ *   <li>{@code mount <driver/name>}, {@code unmount <driver/name>}, {@code release <driver/name>}:
+ *       an operator's {@code dvdi mount}, {@code unmount}, {@code release} (as the CLI: its writer);
  *   <li>{@code recover <live,...>}: the agent recovers, with these containers live (none: "").
  * </ul>
  * It prints "done" when the operation ends (with a hanging provider or a crash point it
@@ -31,7 +33,9 @@ import org.dvdi.spi.Settings;
 public final class CrashHarness {
   /** Each operation and the number of arguments it takes. */
   public static final Map<String, Integer> OPS = Map.of("prepare", 2, "prepare-then-cleanup", 2, "cleanup", 1,
-      "release", 1, "recover", 1);
+      "mount", 1, "unmount", 1, "release", 1, "recover", 1);
+  /** The operations the CLI does (the others are the agent's). */
+  public static final Set<String> CLI_OPS = Set.of("mount", "unmount", "release");
 
   public static void main(String[] args) throws Exception {
     String op = args[0];
@@ -46,7 +50,7 @@ public final class CrashHarness {
       settings.put(kv.substring(0, eq), kv.substring(eq + 1));
     }
     DvdiConfig config = new DvdiConfig(new Settings(settings, "harness"));
-    String writer = op.equals("release") ? Dvdi.WRITER_CLI : Dvdi.WRITER_AGENT;
+    String writer = CLI_OPS.contains(op) ? Dvdi.WRITER_CLI : Dvdi.WRITER_AGENT;
     try (Dvdi dvdi = Dvdi.open(config, writer)) {
       run(dvdi, op, operands, settings.get(DvdiConfig.DEFAULT_DRIVER));
     }
@@ -65,6 +69,9 @@ public final class CrashHarness {
         }
       }
       case "cleanup" -> dvdi.manager().cleanup(operands.get(0)).join();
+      case "mount" -> dvdi.manager().operatorMount(VolumeKey.parse(operands.get(0)), new VolumeOptions(Map.of(), "dvdi mount"),
+          false).join();
+      case "unmount" -> dvdi.manager().operatorUnmount(VolumeKey.parse(operands.get(0))).join();
       case "release" -> dvdi.manager().operatorRelease(VolumeKey.parse(operands.get(0)), false).join();
       case "recover" -> {
         Set<String> live = Arrays.stream(operands.get(0).split(",")).filter(s -> !s.isEmpty()).collect(Collectors.toSet());
