@@ -43,10 +43,10 @@ import org.junit.jupiter.api.io.TempDir;
  * release and recovery ({@link CrashPoints#ALL}) and every operation that reaches it, a
  * separate JVM runs the operation and is killed with SIGKILL at that point
  * ({@code -Ddvdi.test.crash-at}); then a new dvdi recovers, with the containers the agent says
- * are live, and the test checks that no mount, loop device or record is left of what no live
- * container holds, that the live container's volume is mounted with its data and can be
- * written, that after its cleanup nothing at all is left, and that the data of every volume
- * is still in its image.
+ * are live, and the test checks that no mount, loop device, state record or pool holder is
+ * left of what no live container holds, that each live container's volume is mounted with its
+ * data and can be written, that after their cleanup nothing at all is left, and that the data
+ * of every volume is still in its image.
  *
  * <p>Which points an operation reaches is found by running it once under the debugger
  * ({@link CrashPointTrace}); each scenario is then crashed at each of those points. One line
