@@ -54,8 +54,7 @@ final class Reaper implements AutoCloseable {
       StateView view = m.state.freshView();
       long now = System.currentTimeMillis();
       for (Container c : view.containers().values()) {
-        if (c.getStatus() != ContainerStatus.READY && !c.getOpOwner().isEmpty() && !m.preparing(c.getId())
-            && !VolumeManager.ownerAlive(c.getOpOwner())) {
+        if (m.leftByEndedProcess(c)) {
           LOG.warning("container " + c.getId() + " was left " + c.getStatus() + " by a process that ended ("
               + c.getOpOwner() + "): cleaning it up");
           m.cleanup(c.getId());

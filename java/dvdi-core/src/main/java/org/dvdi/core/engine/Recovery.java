@@ -45,7 +45,8 @@ final class Recovery {
     List<String> gone = new ArrayList<>();
     for (Container c : view.containers().values()) {
       String id = c.getId();
-      if (live.contains(id) || orphans.contains(id) || id.startsWith(MountTable.OPERATOR_PREFIX)) {
+      boolean operators = id.startsWith(MountTable.OPERATOR_PREFIX) && !m.leftByEndedProcess(c);
+      if (live.contains(id) || orphans.contains(id) || operators) {
         kept.add(id);
       } else {
         gone.add(id);

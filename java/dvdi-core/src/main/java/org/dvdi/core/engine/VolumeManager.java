@@ -175,6 +175,15 @@ public final class VolumeManager implements AutoCloseable {
     return preparing.contains(cid);
   }
 
+  /**
+   * A container left PREPARING or CLEANING by a dvdi process that ended (an operator's
+   * {@code dvdi mount} or {@code unmount} killed midway): it is cleaned up.
+   */
+  boolean leftByEndedProcess(org.dvdi.core.state.proto.Container c) {
+    return c.getStatus() != org.dvdi.core.state.proto.ContainerStatus.READY && !c.getOpOwner().isEmpty()
+        && !preparing(c.getId()) && !ownerAlive(c.getOpOwner());
+  }
+
   // ------------------------------------------------------------------ prepare
 
   /**

@@ -88,17 +88,15 @@ class CrashPointsRootTest {
    * Mesos destroys a container whose launch did not finish). An operation that is complete
    * from point {@code completeFrom} on (an operator's mount once it is READY) leaves
    * {@code heldOnceComplete} (container: volume) held besides the live container's volume.
-   * {@code knownIssue} names an engine bug, reported and not fixed yet, that makes points of
-   * this scenario fail (null: none); the failure says so, and the test fails until it is fixed.
    */
   record Scenario(String name, String what, Setup setup, List<String> harness, Set<String> live,
-      List<String> destroyed, String completeFrom, Map<String, String> heldOnceComplete, String knownIssue) {
+      List<String> destroyed, String completeFrom, Map<String, String> heldOnceComplete) {
     Scenario(String name, String what, Setup setup, List<String> harness) {
-      this(name, what, setup, harness, Set.of(LIVE), List.of(), null, Map.of(), null);
+      this(name, what, setup, harness, Set.of(LIVE), List.of(), null, Map.of());
     }
 
     Scenario(String name, String what, Setup setup, List<String> harness, Set<String> live, List<String> destroyed) {
-      this(name, what, setup, harness, live, destroyed, null, Map.of(), null);
+      this(name, what, setup, harness, live, destroyed, null, Map.of());
     }
 
     /**
@@ -159,16 +157,6 @@ class CrashPointsRootTest {
     r.write(d, VOL);
   }
 
-  /**
-   * Known engine bug (reported, not fixed): recovery keeps every {@code operator:} container,
-   * also one that a {@code dvdi mount} or {@code dvdi unmount} killed midway left PREPARING or
-   * CLEANING; its record (and, killed at prepare.outcome-written or cleanup.begun, its volume's
-   * mount and loop device) stays until the reaper's first pass, up to 5 s later.
-   */
-  static final String OPERATOR_LEFT_TO_THE_REAPER = "known engine bug: recovery keeps operator containers that a killed "
-      + "dvdi mount/unmount left PREPARING/CLEANING (the reaper cleans them up to 5 s later); fix in Recovery: treat them "
-      + "as gone, like the reaper does";
-
   static List<Scenario> scenarios() {
     return List.of(
         new Scenario("prepare-new", "prepare of a new volume", CrashPointsRootTest::liveHoldsKept,
@@ -194,13 +182,12 @@ class CrashPointsRootTest {
           assertEquals(List.of(key(VOL)), rec.adoptedVolumes(), "set-up: the volume is adopted");
         }, List.of("release", DRIVER + "/" + VOL)),
         new Scenario("operator-mount", "an operator's dvdi mount of a new volume", CrashPointsRootTest::liveHoldsKept,
-            List.of("mount", DRIVER + "/" + VOL), Set.of(LIVE), List.of(), "prepare.ready", Map.of(OPERATOR + VOL, VOL),
-            OPERATOR_LEFT_TO_THE_REAPER),
+            List.of("mount", DRIVER + "/" + VOL), Set.of(LIVE), List.of(), "prepare.ready", Map.of(OPERATOR + VOL, VOL)),
         new Scenario("operator-unmount", "an operator's dvdi unmount", (r, d) -> {
           liveHoldsKept(r, d);
           d.manager().operatorMount(key(VOL), new VolumeOptions(Map.of(), "dvdi mount"), false).join();
           r.write(d, VOL);
-        }, List.of("unmount", DRIVER + "/" + VOL), Set.of(LIVE), List.of(), null, Map.of(), OPERATOR_LEFT_TO_THE_REAPER),
+        }, List.of("unmount", DRIVER + "/" + VOL), Set.of(LIVE), List.of(), null, Map.of()),
         new Scenario("recover", "recovery of a dead container (own and shared volume) and a live one",
             CrashPointsRootTest::otherAlsoHoldsOwn, List.of("recover", LIVE)),
         new Scenario("recover-remount", "recovery of a dead container and a live one whose mount the kernel lost", (r, d) -> {
@@ -246,7 +233,7 @@ class CrashPointsRootTest {
         List<String> problems = crashAt(r, s, p);
         problems = problems.isEmpty() ? check(r, s, s.held(p, tr.reached())) : problems;
         if (!problems.isEmpty()) {
-          inconsistent.add(s.name() + " @ " + p + ": " + problems + (s.knownIssue() == null ? "" : " [" + s.knownIssue() + "]"));
+          inconsistent.add(s.name() + " @ " + p + ": " + problems);
         }
       }
       LOG.info(s.name() + " (" + s.what() + "): crashed at " + points + "; not reached: " + notIn(points));
