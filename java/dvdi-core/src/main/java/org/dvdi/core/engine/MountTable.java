@@ -141,21 +141,57 @@ public final class MountTable {
 
   /**
    * A volume that live users hold but that is not mounted (the kernel lost it, or a reboot):
-   * the intent to mount it again, keeping its options.
+   * the intent to mount it again, keeping its options. Returns false (nothing written) when
+   * nobody holds it any more: then it is released instead.
    */
-  public static void beginRemount(StateView view, Changes ch, VolumeKey key, Actor a) {
+  public static boolean beginRemount(StateView view, Changes ch, VolumeKey key, Actor a) {
     Volume cur = view.volume(key);
-    if (cur != null) {
-      checkNotInFlight(cur, key, a);
-      ch.putVolume(attaching(key, options(cur), cur, a));
+    if (cur == null || view.users(key).isEmpty()) {
+      return false;
     }
+    checkNotInFlight(cur, key, a);
+    ch.putVolume(attaching(key, options(cur), cur, a));
+    return true;
   }
 
-  /** Mounted again: the outcome. */
-  public static void remounted(StateView view, Changes ch, Volume mounted) {
-    if (view.volume(VolumeKey.of(mounted)) != null) {
+  /**
+   * Mounted again: the outcome. Returns whether someone still holds it (its holders may have
+   * gone meanwhile, in another dvdi process): if not, it is released next.
+   */
+  public static boolean remounted(StateView view, Changes ch, Volume mounted) {
+    VolumeKey key = VolumeKey.of(mounted);
+    if (view.volume(key) != null) {
       ch.putVolume(mounted);
     }
+    return !view.users(key).isEmpty();
+  }
+
+  /**
+   * A container left PREPARING or CLEANING by a dvdi process that ended (an operator's
+   * {@code dvdi mount} or {@code unmount} killed midway), which recovery and the retry loop
+   * clean up. {@code preparingHere}: this process is preparing it.
+   */
+  public static boolean leftByEndedProcess(Container c, boolean preparingHere, Predicate<String> ownerAlive) {
+    return c.getStatus() != ContainerStatus.READY && !c.getOpOwner().isEmpty() && !preparingHere
+        && !ownerAlive.test(c.getOpOwner());
+  }
+
+  /**
+   * A container being prepared names the volume (its acquisition is about to start): one this
+   * process prepares ({@code preparingHere}), or one of another dvdi process that still runs.
+   */
+  public static boolean inPreparation(StateView view, VolumeKey key, Predicate<String> preparingHere,
+      Predicate<String> ownerAlive) {
+    for (Container c : view.containers().values()) {
+      if (c.getStatus() == ContainerStatus.PREPARING && (preparingHere.test(c.getId()) || ownerAlive.test(c.getOpOwner()))) {
+        for (VolumeUse u : c.getUsesList()) {
+          if (VolumeKey.of(u).equals(key)) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   // ------------------------------------------------------------------ release

@@ -63,7 +63,7 @@ final class Reaper implements AutoCloseable {
       Map<VolumeKey, List<String>> users = Recovery.users(view);
       for (Volume v : view.volumes().values()) {
         VolumeKey key = VolumeKey.of(v);
-        if (v.getPinned() || users.containsKey(key) || !m.lanes.idle(key) || inPreparation(view, key)) {
+        if (v.getPinned() || users.containsKey(key) || !m.lanes.idle(key) || MountTable.inPreparation(view, key, m::preparing, VolumeManager::ownerAlive)) {
           continue;
         }
         if (v.getStatus() != VolumeStatus.MOUNTED && MountTable.actorOwnsLiveStep(v, m.actor())) {
@@ -82,23 +82,6 @@ final class Reaper implements AutoCloseable {
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "release retry pass failed", e);
     }
-  }
-
-  /**
-   * A container being prepared names the volume (its acquisition is about to start): one this
-   * process prepares, or one of another dvdi process that still runs (an operator's mount).
-   */
-  private boolean inPreparation(StateView view, VolumeKey key) {
-    for (Container c : view.containers().values()) {
-      if (c.getStatus() == ContainerStatus.PREPARING && (m.preparing(c.getId()) || VolumeManager.ownerAlive(c.getOpOwner()))) {
-        for (VolumeUse u : c.getUsesList()) {
-          if (VolumeKey.of(u).equals(key)) {
-            return true;
-          }
-        }
-      }
-    }
-    return false;
   }
 
   @Override

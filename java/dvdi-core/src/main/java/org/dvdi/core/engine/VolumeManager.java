@@ -180,8 +180,7 @@ public final class VolumeManager implements AutoCloseable {
    * {@code dvdi mount} or {@code unmount} killed midway): it is cleaned up.
    */
   boolean leftByEndedProcess(org.dvdi.core.state.proto.Container c) {
-    return c.getStatus() != org.dvdi.core.state.proto.ContainerStatus.READY && !c.getOpOwner().isEmpty()
-        && !preparing(c.getId()) && !ownerAlive(c.getOpOwner());
+    return MountTable.leftByEndedProcess(c, preparing(c.getId()), VolumeManager::ownerAlive);
   }
 
   // ------------------------------------------------------------------ prepare
@@ -568,15 +567,15 @@ public final class VolumeManager implements AutoCloseable {
       return;
     }
     VolumeProvider p = providers.get(key.driver());
-    state.mutate((view, ch) -> {
-      MountTable.beginRemount(view, ch, key, actor());
-      return null;
-    });
+    if (!state.mutate((view, ch) -> MountTable.beginRemount(view, ch, key, actor()))) {
+      releaseOrphan(key); // its holders went meanwhile
+      return;
+    }
     Volume mounted = attachAndMount(p, key, MountTable.options(cur), null, new Op<>());
-    state.mutate((view, ch) -> {
-      MountTable.remounted(view, ch, mounted);
-      return null;
-    });
+    if (!state.mutate((view, ch) -> MountTable.remounted(view, ch, mounted))) {
+      releaseOrphan(key);
+      return;
+    }
     LOG.warning("mounted " + key + " again at " + mounted.getHostPath() + ": live containers use it but it was not mounted");
   }
 

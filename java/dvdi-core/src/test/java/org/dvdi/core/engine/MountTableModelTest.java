@@ -203,6 +203,24 @@ class MountTableModelTest {
         new Cleanup(0, false, List.of()), new OperatorMount(1, List.of(Outcome.TIMEOUT_DONE))), 0L);
   }
 
+  /**
+   * Found by the property (shrunk): recovery decides to mount v2 again for the operator's
+   * mount (the kernel lost it, the agent crashed), and while the agent's remount runs, the
+   * operator's {@code dvdi unmount} drops the only holder (its release fails). The remount
+   * then ended with v2 MOUNTED and held by nobody. Fixed: a remount whose holders went
+   * meanwhile releases the volume instead ({@link MountTable#beginRemount},
+   * {@link MountTable#remounted}).
+   */
+  @Example
+  void remountWhoseHoldersWentMeanwhileIsReleased() {
+    run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
+        new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
+        new Prepare(List.of(0), true, List.of()), new Prepare(List.of(1), false, List.of()),
+        new Cleanup(0, false, List.of()), new Cleanup(0, false, List.of()), new Cleanup(0, true, List.of()),
+        new OperatorMount(2, List.of()), new KernelLoses(2), new Prepare(List.of(2), true, List.of(Outcome.CRASH_DONE)),
+        new OperatorUnmount(2, List.of(Outcome.FAIL))), -33L);
+  }
+
   @Provide
   Arbitrary<List<Action>> sequences() {
     return action().list().ofMinSize(5).ofMaxSize(40);

@@ -402,15 +402,14 @@ final class SimDvdi {
     if (cur == null) {
       return;
     }
-    mutate((view, ch) -> {
-      MountTable.beginRemount(view, ch, key, actor());
-      return null;
-    });
+    if (!mutate((view, ch) -> MountTable.beginRemount(view, ch, key, actor()))) {
+      releaseOrphan(key);
+      return;
+    }
     Volume mounted = attachAndMount(key, MountTable.options(cur), new Op<>());
-    mutate((view, ch) -> {
-      MountTable.remounted(view, ch, mounted);
-      return null;
-    });
+    if (!mutate((view, ch) -> MountTable.remounted(view, ch, mounted))) {
+      releaseOrphan(key);
+    }
   }
 
   // ------------------------------------------------------------------ recovery
@@ -427,7 +426,9 @@ final class SimDvdi {
       List<CompletableFuture<Boolean>> cl = new ArrayList<>();
       for (Container c : view.containers().values()) {
         String id = c.getId();
-        if (!(live.contains(id) || orphans.contains(id) || id.startsWith(MountTable.OPERATOR_PREFIX))) {
+        boolean operators = id.startsWith(MountTable.OPERATOR_PREFIX)
+            && !MountTable.leftByEndedProcess(c, preparing.contains(id), w::alive);
+        if (!(live.contains(id) || orphans.contains(id) || operators)) {
           cl.add(cleanup(id));
         }
       }
@@ -489,8 +490,7 @@ final class SimDvdi {
     long now = w.nowMs();
     int started = 0;
     for (Container c : view.containers().values()) {
-      if (c.getStatus() != ContainerStatus.READY && !c.getOpOwner().isEmpty() && !preparing.contains(c.getId())
-          && !w.alive(c.getOpOwner())) {
+      if (MountTable.leftByEndedProcess(c, preparing.contains(c.getId()), w::alive)) {
         cleanup(c.getId());
         started++;
       }
@@ -498,7 +498,7 @@ final class SimDvdi {
     Map<VolumeKey, List<String>> users = Recovery.users(view);
     for (Volume v : view.volumes().values()) {
       VolumeKey key = VolumeKey.of(v);
-      if (v.getPinned() || users.containsKey(key) || !w.scheduler().idle(this, key) || inPreparationHere(view, key)) {
+      if (v.getPinned() || users.containsKey(key) || !w.scheduler().idle(this, key) || MountTable.inPreparation(view, key, preparing::contains, w::alive)) {
         continue;
       }
       if (v.getStatus() != VolumeStatus.MOUNTED && MountTable.actorOwnsLiveStep(v, actor())) {
@@ -513,18 +513,7 @@ final class SimDvdi {
     return started;
   }
 
-  private boolean inPreparationHere(StateView view, VolumeKey key) {
-    for (Container c : view.containers().values()) {
-      if (c.getStatus() == ContainerStatus.PREPARING && preparing.contains(c.getId())) {
-        for (var u : c.getUsesList()) {
-          if (VolumeKey.of(u).equals(key)) {
-            return true;
-          }
-        }
-      }
-    }
-    return false;
-  }
+
 
   // ------------------------------------------------------------------ operators (a CLI process)
 
