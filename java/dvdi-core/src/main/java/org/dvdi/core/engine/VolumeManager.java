@@ -71,8 +71,14 @@ public final class VolumeManager implements AutoCloseable {
   /** Linux clone flag of a new mount namespace. */
   public static final long CLONE_NEWNS = 0x00020000L;
 
-  /** Threads for short work that never waits for a provider: parsing, fast paths, state. */
+  /** Threads for short work that never waits for a provider: parsing, fast paths. */
   static final int CONTROL_THREADS = 4;
+  /**
+   * Threads that finish slow-path operations after their provider calls (outcome records,
+   * rollbacks, results): kept apart from the control threads, so that the state writes of
+   * many ending provider calls never queue a container that needs no provider call.
+   */
+  static final int SETTLE_THREADS = 4;
 
   private static final Pattern USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,31}[$]?");
 
@@ -84,6 +90,7 @@ public final class VolumeManager implements AutoCloseable {
   private final String owner;
   final Metrics metrics = new Metrics();
   private final ThreadPoolExecutor control;
+  private final ThreadPoolExecutor settle;
   final ProviderCalls calls;
   final KeyedSequencer<VolumeKey> lanes;
   /** Containers whose prepare runs in this process (the reaper leaves them alone). */
@@ -105,6 +112,9 @@ public final class VolumeManager implements AutoCloseable {
     this.control = new ThreadPoolExecutor(CONTROL_THREADS, CONTROL_THREADS, 60, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), ProviderCalls.daemon("dvdi-control"));
     this.control.allowCoreThreadTimeOut(true);
+    this.settle = new ThreadPoolExecutor(SETTLE_THREADS, SETTLE_THREADS, 60, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), ProviderCalls.daemon("dvdi-settle"));
+    this.settle.allowCoreThreadTimeOut(true);
     this.calls = new ProviderCalls(config, metrics);
     this.lanes = new KeyedSequencer<>(k -> calls.pool(k.driver()));
     this.recovery = new Recovery(this);
@@ -292,7 +302,7 @@ public final class VolumeManager implements AutoCloseable {
       return rollback.<PrepareResult>handle((r, e2) -> {
         throw new CompletionException(first);
       });
-    }, control).thenCompose(Function.identity());
+    }, settle).thenCompose(Function.identity());
   }
 
   /** The longest a prepare of one volume may take: every step's timeout and its grace. */
@@ -489,7 +499,7 @@ public final class VolumeManager implements AutoCloseable {
             + config.retryInterval().toMillis() + " ms (see `dvdi mounts`)");
       }
       return new CleanupResult(cid, true, released, failures);
-    }, control);
+    }, settle);
   }
 
   /** Drops a container's reference on a volume, on its lane; releases it if that was the last. */
@@ -586,7 +596,20 @@ public final class VolumeManager implements AutoCloseable {
    * the agent recovered, {@code orphans} those it knows and will clean up itself.
    */
   public CompletableFuture<RecoverResult> recover(Set<String> live, Set<String> orphans) {
-    return measured("recover", () -> CompletableFuture.supplyAsync(() -> recovery.recover(live, orphans), control));
+    return measured("recover", () -> {
+      // Recovery waits for many steps: on a thread of its own, never one the steps need.
+      CompletableFuture<RecoverResult> f = new CompletableFuture<>();
+      Thread t = new Thread(() -> {
+        try {
+          f.complete(recovery.recover(live, orphans));
+        } catch (Throwable e) {
+          f.completeExceptionally(e);
+        }
+      }, "dvdi-recover");
+      t.setDaemon(true);
+      t.start();
+      return f;
+    });
   }
 
   /** Starts retrying leftover steps (failed releases, steps of processes that died); see {@link Reaper}. */
@@ -618,6 +641,7 @@ public final class VolumeManager implements AutoCloseable {
   public void close() {
     reaper.close();
     control.shutdown();
+    settle.shutdown();
     try {
       control.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
