@@ -36,7 +36,8 @@ import org.dvdi.spi.testing.LeakCheck;
  * <p>Run: {@code ./mvnw -B -ntp -Pbench -pl java/dvdi-core -am -DskipTests integration-test}
  * (see the README's "Benchmarks"). Arguments {@code key=value}: {@code only=prepare|recover},
  * {@code samples=1000} (per kind, phase and round), {@code rounds=2}, {@code warmup=500},
- * {@code hung=64}, {@code attach-timeout=3s}, {@code containers=10000}, {@code volumes=1000},
+ * {@code hung=64}, {@code attach-timeout=3s}, {@code stagger=false} (true: the hanging prepares start
+ * spread over the timeout instead of all at once), {@code containers=10000}, {@code volumes=1000},
  * {@code runs=9}. Its files go to a new directory under {@code java.io.tmpdir} (the engine's log
  * to {@code engine.log} there), deleted at the end when nothing is mounted under it.
  */
@@ -73,7 +74,8 @@ public final class EngineBench {
     try {
       if (only.equals("all") || only.equals("prepare")) {
         problems.addAll(new PrepareLoadBench(root.resolve("prepare"), out, num(a, "samples", 1000), num(a, "rounds", 2),
-            num(a, "warmup", 500), num(a, "hung", 64), a.getOrDefault("attach-timeout", "3s")).run());
+            num(a, "warmup", 500), num(a, "hung", 64), a.getOrDefault("attach-timeout", "3s"),
+            Boolean.parseBoolean(a.getOrDefault("stagger", "false"))).run());
       }
       if (only.equals("all") || only.equals("recover")) {
         problems.addAll(new RecoverBench(root.resolve("recover"), out, num(a, "containers", 10_000),

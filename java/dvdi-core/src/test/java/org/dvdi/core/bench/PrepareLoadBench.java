@@ -33,6 +33,8 @@ import org.dvdi.core.testing.HangingLoopFactory;
 final class PrepareLoadBench {
   /** The bench's own timeout for one call through the facade. */
   private static final long CALL_TIMEOUT_S = 120;
+  /** How long after a hanging prepare's end its rollback and the next one's start count as "its burst". */
+  private static final double BURST_MS = 100;
 
   private final Path root;
   private final PrintStream out;
@@ -41,6 +43,7 @@ final class PrepareLoadBench {
   private final int warmup;
   private final int hung;
   private final String attachTimeout;
+  private final boolean stagger;
 
   private final Map<Long, CompletableFuture<Reply>> pending = new ConcurrentHashMap<>();
   private final AtomicLong tags = new AtomicLong();
@@ -50,7 +53,8 @@ final class PrepareLoadBench {
   /** One completed facade call: when it was delivered, and what. */
   record Reply(boolean ok, String code, String message, String result, long doneNanos) {}
 
-  PrepareLoadBench(Path root, PrintStream out, int samples, int rounds, int warmup, int hung, String attachTimeout) {
+  PrepareLoadBench(Path root, PrintStream out, int samples, int rounds, int warmup, int hung, String attachTimeout,
+      boolean stagger) {
     this.root = root;
     this.out = out;
     this.samples = samples;
@@ -58,6 +62,7 @@ final class PrepareLoadBench {
     this.warmup = warmup;
     this.hung = hung;
     this.attachTimeout = attachTimeout;
+    this.stagger = stagger;
   }
 
   /** Runs the bench; returns the problems found (empty when every check held). */
@@ -89,13 +94,13 @@ final class PrepareLoadBench {
         throw new IllegalStateException("prepare of the holder of loop/shared failed: " + holder.code() + " " + holder.message());
       }
       Kinds warm = new Kinds();
-      phase(warm, warmup, null, problems);
+      phase(warm, warmup, null, false, problems);
       Kinds idle = new Kinds();
       Kinds loaded = new Kinds();
       for (int r = 0; r < rounds; r++) {
-        phase(idle, samples, null, problems);
+        phase(idle, samples, null, true, problems);
         load.start();
-        phase(loaded, samples, load, problems);
+        phase(loaded, samples, load, true, problems);
         load.stopAndDrain();
       }
       report(idle, loaded, load);
@@ -109,14 +114,49 @@ final class PrepareLoadBench {
 
   /** Latencies per kind of one phase (idle or loaded). */
   static final class Kinds {
+    long gcCount;
+    long gcMs;
     final Samples none = new Samples();
     final Samples fast = new Samples();
     final Samples noneCleanup = new Samples();
     final Samples fastCleanup = new Samples();
   }
 
-  private void phase(Kinds k, int n, Load load, List<String> problems) throws IOException {
+  private void phase(Kinds k, int n, Load load, boolean paced, List<String> problems) throws IOException {
+    long[] gc0 = gc();
+    try {
+      samples(k, n, load, paced, problems);
+    } finally {
+      long[] gc1 = gc();
+      k.gcCount += gc1[0] - gc0[0];
+      k.gcMs += gc1[1] - gc0[1];
+    }
+  }
+
+  /** Collections and milliseconds spent in them so far. */
+  private static long[] gc() {
+    long c = 0;
+    long ms = 0;
+    for (java.lang.management.GarbageCollectorMXBean b : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+      c += Math.max(0, b.getCollectionCount());
+      ms += Math.max(0, b.getCollectionTime());
+    }
+    return new long[] {c, ms};
+  }
+
+  /**
+   * One sample of each kind every {@code windowNanos / n} (paced, as tasks arrive, rather than
+   * back to back): a loaded window then spans several deadlines of the hanging calls, and so
+   * their ends, rollbacks and restarts.
+   */
+  private void samples(Kinds k, int n, Load load, boolean paced, List<String> problems) throws IOException {
+    long start = System.nanoTime();
     for (int i = 0; i < n; i++) {
+      long due = start + windowNanos() / n * i;
+      long wait = due - System.nanoTime();
+      if (paced && wait > 0) {
+        java.util.concurrent.locks.LockSupport.parkNanos(wait);
+      }
       if (load != null) {
         load.observe();
       }
@@ -134,11 +174,11 @@ final class PrepareLoadBench {
   private void one(String id, String req, Samples prep, Samples clean, boolean fastPath, List<String> problems) {
     long t0 = System.nanoTime();
     Reply p = call("prepare", req).join();
-    prep.add(p.doneNanos() - t0);
+    prep.add(p.doneNanos() - t0, t0);
     String creq = cleanupRequest(id);
     long t1 = System.nanoTime();
     Reply c = call("cleanup", creq).join();
-    clean.add(c.doneNanos() - t1);
+    clean.add(c.doneNanos() - t1, t1);
     if (!p.ok() || !c.ok()) {
       problems.add("container " + id + ": prepare " + p.code() + " " + p.message() + "; cleanup " + c.code() + " " + c.message());
     } else if (fastPath) {
@@ -151,8 +191,10 @@ final class PrepareLoadBench {
 
   private void report(Kinds idle, Kinds loaded, Load load) {
     out.printf("prepare through the facade, idle and while %d prepares of driver hangloop hang in attach until "
-        + "their deadline (timeout.attach=%s, plus dvdi's grace); %d rounds of %d samples per kind and phase, "
-        + "warmup %d%n", hung, attachTimeout, rounds, samples, warmup);
+        + "their deadline (timeout.attach=%s, plus dvdi's grace; started %s); %d rounds of %d samples per kind and "
+        + "phase, warmup %d; paced over windows of %.0f s, each sample of each kind every %.1f ms%n", hung, attachTimeout,
+        stagger ? "spread over the timeout" : "all at once", rounds, samples, warmup, windowNanos() / 1e9,
+        windowNanos() / 1e6 / samples);
     line("container without volumes", idle.none, loaded.none);
     line("fast-path volume (loop/shared, held by another container)", idle.fast, loaded.fast);
     out.printf("  cleanups: without volumes idle p50 %s p99 %s, loaded p50 %s p99 %s; fast-path idle p50 %s p99 %s, "
@@ -160,6 +202,18 @@ final class PrepareLoadBench {
         Samples.ms(loaded.noneCleanup.percentileMs(50)), Samples.ms(loaded.noneCleanup.percentileMs(99)),
         Samples.ms(idle.fastCleanup.percentileMs(50)), Samples.ms(idle.fastCleanup.percentileMs(99)),
         Samples.ms(loaded.fastCleanup.percentileMs(50)), Samples.ms(loaded.fastCleanup.percentileMs(99)));
+    long[] ends = load.ends.stream().mapToLong(Long::longValue).toArray();
+    for (String[] kind : new String[][] {{"without volumes", "none"}, {"fast-path", "fast"}}) {
+      Samples i = kind[1].equals("none") ? idle.none : idle.fast;
+      Samples l = kind[1].equals("none") ? loaded.none : loaded.fast;
+      double thr = 2 * i.percentileMs(99);
+      int[] sn = l.slowNear(thr, ends, BURST_MS);
+      out.printf("  loaded prepares %s slower than 2x idle p99 (%s): %d of %d; %d of them during or within %d ms after "
+          + "the end of a hanging prepare (its rollback, and the next one's start); loaded p99.9 %s, max %s%n", kind[0],
+          Samples.ms(thr), sn[0], l.count(), sn[1], (long) BURST_MS, Samples.ms(l.percentileMs(99.9)), Samples.ms(l.maxMs()));
+    }
+    out.printf("  GC: idle %d collections, %d ms; loaded %d collections, %d ms%n", idle.gcCount, idle.gcMs, loaded.gcCount,
+        loaded.gcMs);
     out.printf("  load during the loaded windows: hangloop attaches hanging min %d max %d, hanging prepares "
         + "outstanding min %d; %d hanging prepares ended (all by TIMEOUT: %s)%n", load.minHanging, load.maxHanging,
         load.minOutstanding, load.ended.get(), load.ended.get() == load.timeouts.get());
@@ -172,6 +226,11 @@ final class PrepareLoadBench {
         what, Samples.ms(idle.percentileMs(50)), Samples.ms(i99), Samples.ms(loaded.percentileMs(50)),
         Samples.ms(l99), Samples.ratio(loaded.percentileMs(50), idle.percentileMs(50)), Samples.ratio(l99, i99),
         l99 <= 2 * i99 ? "met" : "MISSED");
+  }
+
+  /** A measured window: two of the hanging calls' deadlines (timeout.attach plus dvdi's grace, taken as 2 s). */
+  private long windowNanos() {
+    return 2 * (t.config().timeout(DvdiConfig.Step.ATTACH).toNanos() + TimeUnit.SECONDS.toNanos(2));
   }
 
   CompletableFuture<Reply> call(String method, String json) {
@@ -216,14 +275,19 @@ final class PrepareLoadBench {
     final AtomicInteger outstanding = new AtomicInteger();
     final AtomicInteger ended = new AtomicInteger();
     final AtomicInteger timeouts = new AtomicInteger();
+    final java.util.Queue<Long> ends = new java.util.concurrent.ConcurrentLinkedQueue<>();
     int minHanging = Integer.MAX_VALUE;
     int maxHanging;
     int minOutstanding = Integer.MAX_VALUE;
 
     void start() throws Exception {
       running = true;
+      long gap = stagger ? t.config().timeout(DvdiConfig.Step.ATTACH).toNanos() / Math.max(1, hung) : 0;
       for (int k = 0; k < hung; k++) {
         startOne(k);
+        if (gap > 0) {
+          TimeUnit.NANOSECONDS.sleep(gap);
+        }
       }
       // the measured window begins once the provider's threads are all hanging
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -247,6 +311,7 @@ final class PrepareLoadBench {
       call("prepare", req).whenComplete((r, e) -> {
         outstanding.decrementAndGet();
         ended.incrementAndGet();
+        ends.add(r != null ? r.doneNanos() : System.nanoTime());
         if (r != null && "TIMEOUT".equals(r.code())) {
           timeouts.incrementAndGet();
         }

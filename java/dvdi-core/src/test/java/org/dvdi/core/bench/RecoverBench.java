@@ -111,8 +111,8 @@ final class RecoverBench {
           long t1 = System.nanoTime();
           r = e.manager.recover(live, Set.of()).join();
           long t2 = System.nanoTime();
-          open.add(t1 - t0);
-          recover.add(t2 - t1);
+          open.add(t1 - t0, t0);
+          recover.add(t2 - t1, t1);
         }
         check(r, i, problems);
         if (i == 0) {

@@ -6,19 +6,41 @@ import java.util.Locale;
 /** Durations of one kind of operation, in nanoseconds, and their percentiles (nearest rank). */
 final class Samples {
   private long[] nanos = new long[1024];
+  private long[] starts = new long[1024];
   private int n;
 
-  void add(long ns) {
+  /** A sample that took {@code ns}, started at {@code startNanos} ({@link System#nanoTime()}). */
+  void add(long ns, long startNanos) {
     if (n == nanos.length) {
       nanos = Arrays.copyOf(nanos, n * 2);
+      starts = Arrays.copyOf(starts, n * 2);
     }
+    starts[n] = startNanos;
     nanos[n++] = ns;
   }
 
-  void addAll(Samples other) {
-    for (int i = 0; i < other.n; i++) {
-      add(other.nanos[i]);
+  /**
+   * Of the samples slower than {@code thresholdMs}: how many, and how many overlapped (or
+   * started within {@code beforeMs} after) one of {@code events} (nanoTime stamps).
+   */
+  int[] slowNear(double thresholdMs, long[] events, double beforeMs) {
+    long[] ev = events.clone();
+    Arrays.sort(ev);
+    int slow = 0;
+    int near = 0;
+    for (int i = 0; i < n; i++) {
+      if (nanos[i] / 1e6 <= thresholdMs) {
+        continue;
+      }
+      slow++;
+      long from = starts[i] - (long) (beforeMs * 1e6);
+      int k = Arrays.binarySearch(ev, from);
+      int idx = k >= 0 ? k : -k - 1;
+      if (idx < ev.length && ev[idx] <= starts[i] + nanos[i]) {
+        near++;
+      }
     }
+    return new int[] {slow, near};
   }
 
   int count() {
