@@ -37,7 +37,8 @@ import org.dvdi.spi.testing.LeakCheck;
  * (see the README's "Benchmarks"). Arguments {@code key=value}: {@code only=prepare|recover},
  * {@code samples=1000} (per kind, phase and round), {@code rounds=2}, {@code warmup=500},
  * {@code hung=64}, {@code attach-timeout=3s}, {@code stagger=false} (true: the hanging prepares start
- * spread over the timeout instead of all at once), {@code containers=10000}, {@code volumes=1000},
+ * spread over the timeout instead of all at once), {@code paced=true} (false: samples back to
+ * back, windows shorter than a deadline; for the smoke test), {@code containers=10000}, {@code volumes=1000},
  * {@code runs=9}. Its files go to a new directory under {@code java.io.tmpdir} (the engine's log
  * to {@code engine.log} there), deleted at the end when nothing is mounted under it.
  */
@@ -63,10 +64,10 @@ public final class EngineBench {
       return 0;
     }
     String only = a.getOrDefault("only", "all");
-    Path base = Path.of(System.getProperty("java.io.tmpdir"));
+    Path base = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath();
     Files.createDirectories(base);
     Path root = Files.createTempDirectory(base, "dvdi-bench-");
-    Handler log = logTo(root.resolve("engine.log"));
+    Runnable restoreLogging = logTo(root.resolve("engine.log"));
     out.printf("dvdi engine bench: %d CPUs, load average %s, JVM %s %s; files and engine log in %s%n",
         Runtime.getRuntime().availableProcessors(), loadAverage(), System.getProperty("java.version"),
         String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()), root);
@@ -75,14 +76,15 @@ public final class EngineBench {
       if (only.equals("all") || only.equals("prepare")) {
         problems.addAll(new PrepareLoadBench(root.resolve("prepare"), out, num(a, "samples", 1000), num(a, "rounds", 2),
             num(a, "warmup", 500), num(a, "hung", 64), a.getOrDefault("attach-timeout", "3s"),
-            Boolean.parseBoolean(a.getOrDefault("stagger", "false"))).run());
+            Boolean.parseBoolean(a.getOrDefault("stagger", "false")),
+            Boolean.parseBoolean(a.getOrDefault("paced", "true"))).run());
       }
       if (only.equals("all") || only.equals("recover")) {
         problems.addAll(new RecoverBench(root.resolve("recover"), out, num(a, "containers", 10_000),
             num(a, "volumes", 1_000), num(a, "runs", 9)).run());
       }
     } finally {
-      log.close();
+      restoreLogging.run();
       out.printf("load average after: %s%n", loadAverage());
       problems.addAll(removeUnlessMounted(root));
     }
@@ -99,17 +101,30 @@ public final class EngineBench {
     return a.containsKey(key) ? Integer.parseInt(a.get(key)) : dflt;
   }
 
-  /** The engine logs to a file: the bench's standard output carries only its numbers. */
-  private static Handler logTo(Path file) throws IOException {
+  /**
+   * The engine logs to a file: the bench's standard output carries only its numbers. Returns
+   * what puts the handlers back (the smoke test runs in a JVM with other tests).
+   */
+  private static Runnable logTo(Path file) throws IOException {
     Logger rootLogger = LogManager.getLogManager().getLogger("");
-    for (Handler h : rootLogger.getHandlers()) {
+    Handler[] before = rootLogger.getHandlers();
+    Logger dvdi = Logger.getLogger("org.dvdi");
+    Level level = dvdi.getLevel();
+    for (Handler h : before) {
       rootLogger.removeHandler(h);
     }
     FileHandler h = new FileHandler(file.toString());
     h.setFormatter(new SimpleFormatter());
     rootLogger.addHandler(h);
-    Logger.getLogger("org.dvdi").setLevel(Level.INFO);
-    return h;
+    dvdi.setLevel(Level.INFO);
+    return () -> {
+      rootLogger.removeHandler(h);
+      h.close();
+      for (Handler b : before) {
+        rootLogger.addHandler(b);
+      }
+      dvdi.setLevel(level);
+    };
   }
 
   private static String loadAverage() {

@@ -44,6 +44,7 @@ final class PrepareLoadBench {
   private final int hung;
   private final String attachTimeout;
   private final boolean stagger;
+  private final boolean paced;
 
   private final Map<Long, CompletableFuture<Reply>> pending = new ConcurrentHashMap<>();
   private final AtomicLong tags = new AtomicLong();
@@ -54,7 +55,7 @@ final class PrepareLoadBench {
   record Reply(boolean ok, String code, String message, String result, long doneNanos) {}
 
   PrepareLoadBench(Path root, PrintStream out, int samples, int rounds, int warmup, int hung, String attachTimeout,
-      boolean stagger) {
+      boolean stagger, boolean paced) {
     this.root = root;
     this.out = out;
     this.samples = samples;
@@ -63,6 +64,7 @@ final class PrepareLoadBench {
     this.hung = hung;
     this.attachTimeout = attachTimeout;
     this.stagger = stagger;
+    this.paced = paced;
   }
 
   /** Runs the bench; returns the problems found (empty when every check held). */
@@ -98,9 +100,9 @@ final class PrepareLoadBench {
       Kinds idle = new Kinds();
       Kinds loaded = new Kinds();
       for (int r = 0; r < rounds; r++) {
-        phase(idle, samples, null, true, problems);
+        phase(idle, samples, null, paced, problems);
         load.start();
-        phase(loaded, samples, load, true, problems);
+        phase(loaded, samples, load, paced, problems);
         load.stopAndDrain();
       }
       report(idle, loaded, load);
@@ -192,9 +194,9 @@ final class PrepareLoadBench {
   private void report(Kinds idle, Kinds loaded, Load load) {
     out.printf("prepare through the facade, idle and while %d prepares of driver hangloop hang in attach until "
         + "their deadline (timeout.attach=%s, plus dvdi's grace; started %s); %d rounds of %d samples per kind and "
-        + "phase, warmup %d; paced over windows of %.0f s, each sample of each kind every %.1f ms%n", hung, attachTimeout,
-        stagger ? "spread over the timeout" : "all at once", rounds, samples, warmup, windowNanos() / 1e9,
-        windowNanos() / 1e6 / samples);
+        + "phase, warmup %d; %s%n", hung, attachTimeout, stagger ? "spread over the timeout" : "all at once", rounds,
+        samples, warmup, paced ? String.format(java.util.Locale.ROOT, "paced over windows of %.0f s, each sample of "
+        + "each kind every %.1f ms", windowNanos() / 1e9, windowNanos() / 1e6 / samples) : "back to back");
     line("container without volumes", idle.none, loaded.none);
     line("fast-path volume (loop/shared, held by another container)", idle.fast, loaded.fast);
     out.printf("  cleanups: without volumes idle p50 %s p99 %s, loaded p50 %s p99 %s; fast-path idle p50 %s p99 %s, "
