@@ -7,40 +7,67 @@ import java.util.Locale;
 final class Samples {
   private long[] nanos = new long[1024];
   private long[] starts = new long[1024];
+  private boolean[] gc = new boolean[1024];
   private int n;
+
+  /** As {@link #add(long, long)}, noting whether a garbage collection ran during the sample. */
+  void add(long ns, long startNanos, boolean gcDuring) {
+    add(ns, startNanos);
+    gc[n - 1] = gcDuring;
+  }
+
+  /** How many samples are slower than {@code thresholdMs}. */
+  int countAbove(double thresholdMs) {
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      if (nanos[i] / 1e6 > thresholdMs) {
+        k++;
+      }
+    }
+    return k;
+  }
+
+  /** How many samples slower than {@code thresholdMs} had a garbage collection during them. */
+  int slowWithGc(double thresholdMs) {
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+      if (nanos[i] / 1e6 > thresholdMs && gc[i]) {
+        k++;
+      }
+    }
+    return k;
+  }
 
   /** A sample that took {@code ns}, started at {@code startNanos} ({@link System#nanoTime()}). */
   void add(long ns, long startNanos) {
     if (n == nanos.length) {
       nanos = Arrays.copyOf(nanos, n * 2);
       starts = Arrays.copyOf(starts, n * 2);
+      gc = Arrays.copyOf(gc, n * 2);
     }
     starts[n] = startNanos;
     nanos[n++] = ns;
   }
 
   /**
-   * Of the samples slower than {@code thresholdMs}: how many, and how many overlapped (or
-   * started within {@code beforeMs} after) one of {@code events} (nanoTime stamps).
+   * For each sample slower than {@code thresholdMs}: milliseconds from the last of
+   * {@code events} (nanoTime stamps) at or before its end, or -1 when none came before.
    */
-  int[] slowNear(double thresholdMs, long[] events, double beforeMs) {
+  double[] slowSinceEvent(double thresholdMs, long[] events) {
     long[] ev = events.clone();
     Arrays.sort(ev);
-    int slow = 0;
-    int near = 0;
+    double[] out = new double[n];
+    int k = 0;
     for (int i = 0; i < n; i++) {
       if (nanos[i] / 1e6 <= thresholdMs) {
         continue;
       }
-      slow++;
-      long from = starts[i] - (long) (beforeMs * 1e6);
-      int k = Arrays.binarySearch(ev, from);
-      int idx = k >= 0 ? k : -k - 1;
-      if (idx < ev.length && ev[idx] <= starts[i] + nanos[i]) {
-        near++;
-      }
+      long endAt = starts[i] + nanos[i];
+      int idx = Arrays.binarySearch(ev, endAt);
+      int last = idx >= 0 ? idx : -idx - 2;
+      out[k++] = last < 0 ? -1 : (endAt - ev[last]) / 1e6;
     }
-    return new int[] {slow, near};
+    return Arrays.copyOf(out, k);
   }
 
   int count() {
