@@ -27,7 +27,10 @@ import org.dvdi.spi.testing.TestProviderContext;
  * intent and the outcome of that step when it kills it. It can also be slow: {@code
  * providers.hangloop.delay = attach:1500,unmount:500} sleeps that many milliseconds before the
  * step and ignores interrupts meanwhile (a plugin that finishes what it was asked whatever its
- * caller does), and {@link #inFlight} counts the calls under way per step.
+ * caller does), and {@link #inFlight} counts the calls under way per step. With {@code
+ * providers.hangloop.hang-until-interrupted = attach,mount} those steps hang until their thread is
+ * interrupted (dvdi's deadline), then fail without doing anything (a provider that never answers
+ * in time; the benchmark's load).
  */
 public final class HangingLoopFactory implements ProviderFactory {
   /** Calls under way, and the most seen at once, per step ("attach", "unmount", ...). */
@@ -85,6 +88,22 @@ public final class HangingLoopFactory implements ProviderFactory {
     }
   }
 
+  /** The body of a step that hangs until its thread is interrupted, then fails having done nothing. */
+  static <T> java.util.function.Supplier<T> untilInterrupted(String step, java.util.function.Supplier<T> body,
+      java.util.Set<String> hangs) {
+    if (!hangs.contains(step)) {
+      return body;
+    }
+    return () -> {
+      try {
+        Thread.sleep(Long.MAX_VALUE);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // the caller's interrupt stays for the caller
+      }
+      throw org.dvdi.spi.DvdiException.provider("hangloop " + step + " hung until it was interrupted; nothing was done");
+    };
+  }
+
   @Override
   public String getName() {
     return "hangloop";
@@ -96,6 +115,11 @@ public final class HangingLoopFactory implements ProviderFactory {
     String hangAfter = own.remove("hang-after");
     String marker = own.remove("marker");
     Map<String, Long> delays = new HashMap<>();
+    java.util.Set<String> hangs = new java.util.HashSet<>();
+    String hangUntil = own.remove("hang-until-interrupted");
+    if (hangUntil != null) {
+      hangs.addAll(List.of(hangUntil.split(",")));
+    }
     String delay = own.remove("delay");
     if (delay != null) {
       for (String item : delay.split(",")) {
@@ -149,14 +173,14 @@ public final class HangingLoopFactory implements ProviderFactory {
 
       @Override
       public Attachment attach(String name, VolumeOptions options, CallContext c) {
-        Attachment a = step("attach", delays, () -> loop.attach(name, options, late(c)));
+        Attachment a = step("attach", delays, untilInterrupted("attach", () -> loop.attach(name, options, late(c)), hangs));
         maybeHang("attach");
         return a;
       }
 
       @Override
       public MountedVolume mount(String name, VolumeOptions options, Attachment att, CallContext c) {
-        MountedVolume m = step("mount", delays, () -> loop.mount(name, options, att, late(c)));
+        MountedVolume m = step("mount", delays, untilInterrupted("mount", () -> loop.mount(name, options, att, late(c)), hangs));
         maybeHang("mount");
         return m;
       }
