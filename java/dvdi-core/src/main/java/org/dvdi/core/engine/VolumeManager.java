@@ -433,15 +433,23 @@ public final class VolumeManager implements AutoCloseable {
    * Releases a container's volumes: each is unmounted and detached when this container was
    * its last user. Unknown containers are fine (nothing to do). A release that fails is kept
    * in state and retried; the failure is reported in the result, not as an error, since
-   * the container is gone either way. A second cleanup of a container joins the first.
+   * the container is gone either way. A second cleanup of a container joins the first. The
+   * work runs on the settle pool: the caller (a bridge thread) never waits for a state write.
    */
   public CompletableFuture<CleanupResult> cleanup(String cid) {
+    if (!cid.startsWith(OPERATOR_PREFIX) && state.container(cid) == null && !preparing(cid) && !cleanups.containsKey(cid)) {
+      // A Mesos container only this process records: unknown here is unknown (a container
+      // without volumes), answered without the state lock.
+      metrics.count("cleanup_unknown");
+      return CompletableFuture.completedFuture(new CleanupResult(cid, false, List.of(), List.of()));
+    }
     CompletableFuture<CleanupResult> mine = new CompletableFuture<>();
     CompletableFuture<CleanupResult> running = cleanups.putIfAbsent(cid, mine);
     if (running != null) {
       return running;
     }
-    measured("cleanup", () -> cleanupStart(cid)).whenComplete((r, e) -> {
+    measured("cleanup", () -> CompletableFuture.supplyAsync(() -> cleanupStart(cid), settle)
+        .thenCompose(Function.identity())).whenComplete((r, e) -> {
       cleanups.remove(cid, mine);
       if (e != null) {
         mine.completeExceptionally(e);

@@ -159,6 +159,13 @@ public final class StateStore implements AutoCloseable {
     }
   }
 
+  /** The container as this process last knew it (no copy of the table, no lock), or null. */
+  public Container container(String id) {
+    synchronized (table) {
+      return table.containers().get(id);
+    }
+  }
+
   /** A fresh, consistent copy of the table, re-read under the lock if another process changed it. */
   public StateView freshView() {
     return mutate((v, c) -> v.copy());
