@@ -70,7 +70,7 @@ public final class OperatorActions {
       }
       Volume u = untracked;
       Volume rel = m.state.mutate((view, ch) -> MountTable.beginOperatorRelease(view, ch, key, force, u, m.actor()));
-      m.release(key, rel, new Op<>());
+      m.steps.release(key, rel, new Op<>());
       return null;
     });
   }

@@ -72,7 +72,7 @@ final class Reaper implements AutoCloseable {
         if (now < MountTable.nextRetryMs(v, m.config.retryInterval(), m.config.retryMax())) {
           continue;
         }
-        m.lanes.submit(key, () -> m.releaseOrphan(key)).whenComplete((x, e) -> {
+        m.lanes.submit(key, () -> m.steps.releaseOrphan(key)).whenComplete((x, e) -> {
           if (e != null) {
             LOG.warning("retrying the release of " + key + " failed again (" + (v.getReleaseAttempts() + 1)
                 + " in a row): " + DvdiException.wrap(e, "release").getMessage());

@@ -72,7 +72,7 @@ final class Recovery {
       VolumeKey key = VolumeKey.of(v);
       List<String> holders = users.getOrDefault(key, List.of());
       if (holders.isEmpty() && !v.getPinned()) {
-        work.add(m.lanes.submit(key, () -> m.releaseOrphan(key)).handle((r, e) -> {
+        work.add(m.lanes.submit(key, () -> m.steps.releaseOrphan(key)).handle((r, e) -> {
           if (e == null) {
             if (r) {
               released.add(key);
@@ -87,7 +87,7 @@ final class Recovery {
       boolean lost = !MountTable.mountedThisBoot(v, m.bootId) || !kernel.test(v);
       if (lost && !v.getPinned()) {
         work.add(m.lanes.submit(key, () -> {
-          m.remount(key);
+          m.steps.remount(key);
           return null;
         }).handle((x, e) -> {
           if (e != null) {

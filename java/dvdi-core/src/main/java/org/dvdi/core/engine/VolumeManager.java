@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
@@ -18,12 +17,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.regex.Pattern;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.config.DvdiConfig.Step;
-import org.dvdi.core.engine.MountTable.Acquire;
 import org.dvdi.core.engine.MountTable.Actor;
 import org.dvdi.core.engine.ProviderCalls.Op;
 import org.dvdi.core.engine.Results.Bind;
@@ -37,23 +33,15 @@ import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
-import org.dvdi.core.state.proto.VolumeStatus;
-import org.dvdi.spi.Attachment;
-import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
-import org.dvdi.spi.MountedVolume;
-import org.dvdi.spi.VolumeHandle;
-import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
-import org.dvdi.spi.VolumeProvider;
-import org.dvdi.spi.host.BlockVolumes;
 import org.dvdi.spi.host.Commands;
 import org.dvdi.spi.host.HostInfo;
 
 /**
  * The engine's protocol: prepare and cleanup of containers on top of the {@link MountTable}
  * (decisions, no I/O), the {@link ProviderCalls} (deadlines, abandonment, a pool per
- * provider) and one lane per volume (steps on one volume in order). {@link Recovery}, the
+ * provider) and one lane per volume ({@link VolumeSteps}, in order). {@link Recovery}, the
  * {@link Reaper} and the {@link OperatorActions} are built on the same steps.
  *
  * <p>A volume (driver, name) is attached and mounted once per host; each container that
@@ -80,12 +68,10 @@ public final class VolumeManager implements AutoCloseable {
    */
   static final int SETTLE_THREADS = 4;
 
-  private static final Pattern USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,31}[$]?");
-
   final DvdiConfig config;
   final StateStore state;
   final ProviderRegistry providers;
-  private final Commands commands;
+  final Commands commands;
   final String bootId;
   private final String owner;
   final Metrics metrics = new Metrics();
@@ -101,6 +87,7 @@ public final class VolumeManager implements AutoCloseable {
   private final Reaper reaper;
   private final OperatorActions operators;
   private final LaunchPlanner planner;
+  final VolumeSteps steps;
 
   public VolumeManager(DvdiConfig config, StateStore state, ProviderRegistry providers, Commands commands, String writer) {
     this.config = config;
@@ -121,6 +108,7 @@ public final class VolumeManager implements AutoCloseable {
     this.reaper = new Reaper(this);
     this.operators = new OperatorActions(this);
     this.planner = new LaunchPlanner(config);
+    this.steps = new VolumeSteps(this);
   }
 
   public Metrics metrics() {
@@ -267,7 +255,7 @@ public final class VolumeManager implements AutoCloseable {
       Op<Boolean> op = new Op<>();
       calls.bound(op, prepareBudget(), "prepare of " + v.key() + " for container " + cid);
       ops.add(op);
-      lanes.submit(v.key(), () -> acquire(req, v, op)).whenComplete((r, e) -> {
+      lanes.submit(v.key(), () -> steps.acquire(req, v, op)).whenComplete((r, e) -> {
         if (e != null) {
           op.caller.completeExceptionally(e);
         } else {
@@ -325,88 +313,6 @@ public final class VolumeManager implements AutoCloseable {
       }
     }
     return DvdiException.wrap(dflt, "prepare");
-  }
-
-  /** Acquires one volume for a container, on the volume's lane. Returns true for "held already". */
-  private boolean acquire(PrepareRequest req, VolumeRequest v, Op<Boolean> op) {
-    if (op.abandoned() != null) {
-      return false; // the caller gave up while this waited for the lane; its cleanup follows
-    }
-    VolumeKey key = v.key();
-    String cid = req.containerId();
-    Predicate<Volume> kernel = kernelHas();
-    Acquire a = state.mutate((view, ch) -> MountTable.beginAcquire(view, ch, cid, key, v.options(), kernel, actor()));
-    if (a == Acquire.HELD) {
-      return true;
-    }
-    CrashPoints.reached("prepare.intent-written");
-    VolumeProvider p = providers.get(v.driver());
-    try {
-      Optional<VolumeInfo> info = calls.call(p, Step.INSPECT, "inspect " + key, op, ctx -> p.inspect(v.name(), ctx));
-      if (info.isEmpty()) {
-        if (v.explicitCreate()) {
-          throw DvdiException.notFound("volume " + key + " does not exist, and " + v.source()
-              + " asks for explicit creation only (DVDI_VOLUME_EXPLICITCREATE=true)");
-        }
-        calls.call(p, Step.CREATE, "create " + key, op, ctx -> p.create(v.name(), v.options(), ctx));
-      }
-      Volume mounted = attachAndMount(p, key, v.options(), req.user(), op);
-      state.mutate((view, ch) -> {
-        MountTable.acquired(view, ch, cid, mounted);
-        return null;
-      });
-      CrashPoints.reached("prepare.outcome-written");
-      LOG.info("mounted " + key + " at " + mounted.getHostPath() + " for container " + cid);
-      return false;
-    } catch (RuntimeException e) {
-      undo(p, key, e);
-      throw e;
-    }
-  }
-
-  /** Attach and mount (both idempotent); returns the MOUNTED record. */
-  Volume attachAndMount(VolumeProvider p, VolumeKey key, VolumeOptions options, String user, Op<?> op) {
-    Attachment att = calls.call(p, Step.ATTACH, "attach " + key, op, ctx -> p.attach(key.name(), options, ctx));
-    MountedVolume mv = calls.call(p, Step.MOUNT, "mount " + key, op, ctx -> p.mount(key.name(), options, att, ctx));
-    Map<String, String> data = new TreeMap<>(att.providerData());
-    data.putAll(mv.providerData());
-    boolean formatted = "true".equals(data.remove(BlockVolumes.DATA_FORMATTED));
-    if (formatted && user != null && !user.equals("root")) {
-      chown(mv.hostPath(), user, key);
-    }
-    return MountTable.mounted(key, options, mv.hostPath(), mv.device().isEmpty() ? att.device() : mv.device(), data,
-        actor());
-  }
-
-  /** A new filesystem's root belongs to the container's user, so that a non-root task can write. */
-  private void chown(String path, String user, VolumeKey key) {
-    if (!USER.matcher(user).matches()) {
-      throw DvdiException.invalid("container user '" + user + "' is not a valid user name");
-    }
-    commands.check(List.of("chown", "--", user + ":", path), CallContext.of(Duration.ofSeconds(30), "chown " + key, config.instanceId()),
-        "giving the new filesystem of " + key + " to user " + user);
-  }
-
-  /**
-   * After a failed (or abandoned, and now ended) acquisition, on the volume's lane: undo what
-   * may have been done, so that nothing leaks. A failed undo is kept and retried.
-   */
-  private void undo(VolumeProvider p, VolumeKey key, RuntimeException cause) {
-    Volume cur = state.view().volume(key);
-    if (cur == null || cur.getStatus() != VolumeStatus.ATTACHING || !state.view().users(key).isEmpty()) {
-      return;
-    }
-    try {
-      releaseProvider(p, key, cur, new Op<>());
-      state.mutate((view, ch) -> {
-        MountTable.released(view, ch, key);
-        return null;
-      });
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "undoing the failed acquisition of " + key + " (" + cause.getMessage() + ") failed; "
-          + "it is retried: " + e.getMessage());
-      recordReleaseFailure(key, e);
-    }
   }
 
   private static PrepareResult result(PrepareRequest req, Map<VolumeKey, String> targets, Map<VolumeKey, String> hostPaths,
@@ -476,7 +382,7 @@ public final class VolumeManager implements AutoCloseable {
     for (VolumeKey k : toRelease) {
       Op<Boolean> op = new Op<>();
       ops.add(op);
-      lanes.submit(k, () -> releaseUse(cid, k, op)).whenComplete((r, e) -> {
+      lanes.submit(k, () -> steps.releaseUse(cid, k, op)).whenComplete((r, e) -> {
         if (e != null) {
           op.caller.completeExceptionally(e);
         } else {
@@ -508,93 +414,6 @@ public final class VolumeManager implements AutoCloseable {
       }
       return new CleanupResult(cid, true, released, failures);
     }, settle);
-  }
-
-  /** Drops a container's reference on a volume, on its lane; releases it if that was the last. */
-  private boolean releaseUse(String cid, VolumeKey key, Op<?> op) {
-    Volume rel = state.mutate((view, ch) -> MountTable.beginRelease(view, ch, cid, key, actor()));
-    if (rel == null) {
-      return false;
-    }
-    release(key, rel, op);
-    return true;
-  }
-
-  /** Releases a volume nobody uses (found by recovery or the reaper), on its lane. Returns false when it stays. */
-  boolean releaseOrphan(VolumeKey key) {
-    Volume rel = state.mutate((view, ch) -> MountTable.beginRelease(view, ch, null, key, actor()));
-    if (rel == null) {
-      return false;
-    }
-    if (!rel.getBootId().equals(bootId)) {
-      LOG.info("releasing " + key + ": mounted before the last reboot (boot " + rel.getBootId() + ")");
-    }
-    release(key, rel, new Op<>());
-    return true;
-  }
-
-  /** Unmounts and detaches a volume whose RELEASING intent is written; forgets it after. */
-  void release(VolumeKey key, Volume v, Op<?> op) {
-    CrashPoints.reached("release.intent-written");
-    long start = System.nanoTime();
-    try {
-      VolumeProvider p = providers.get(key.driver());
-      releaseProvider(p, key, v, op);
-    } catch (RuntimeException e) {
-      recordReleaseFailure(key, e);
-      throw e;
-    }
-    state.mutate((view, ch) -> {
-      MountTable.released(view, ch, key);
-      return null;
-    });
-    CrashPoints.reached("release.outcome-written");
-    metrics.time("release", start);
-    LOG.info("released " + key + " (unmounted" + (v.getDevice().isEmpty() ? "" : ", " + v.getDevice() + " detached") + ")");
-  }
-
-  private void releaseProvider(VolumeProvider p, VolumeKey key, Volume v, Op<?> op) {
-    VolumeHandle h = MountTable.handle(v);
-    calls.call(p, Step.UNMOUNT, "unmount " + key, op, ctx -> {
-      p.unmount(h, ctx);
-      return null;
-    });
-    calls.call(p, Step.DETACH, "detach " + key, op, ctx -> {
-      p.detach(h, ctx);
-      return null;
-    });
-  }
-
-  private void recordReleaseFailure(VolumeKey key, RuntimeException e) {
-    metrics.count("release_failed");
-    try {
-      String why = DvdiException.wrap(e, "release").toString();
-      state.mutate((view, ch) -> {
-        MountTable.releaseFailed(view, ch, key, why, actor());
-        return null;
-      });
-    } catch (RuntimeException e2) {
-      LOG.log(Level.SEVERE, "cannot record the failed release of " + key, e2);
-    }
-  }
-
-  /** Mounts a volume again that live containers use but the kernel (or a crash, or a reboot) lost. */
-  void remount(VolumeKey key) {
-    Volume cur = state.view().volume(key);
-    if (cur == null) {
-      return;
-    }
-    VolumeProvider p = providers.get(key.driver());
-    if (!state.mutate((view, ch) -> MountTable.beginRemount(view, ch, key, actor()))) {
-      releaseOrphan(key); // its holders went meanwhile
-      return;
-    }
-    Volume mounted = attachAndMount(p, key, MountTable.options(cur), null, new Op<>());
-    if (!state.mutate((view, ch) -> MountTable.remounted(view, ch, mounted))) {
-      releaseOrphan(key);
-      return;
-    }
-    LOG.warning("mounted " + key + " again at " + mounted.getHostPath() + ": live containers use it but it was not mounted");
   }
 
   // ------------------------------------------------------------------ recovery, reaper, operators

@@ -226,7 +226,7 @@ final class SimDvdi {
     return out;
   }
 
-  /** VolumeManager.acquire. */
+  /** VolumeSteps.acquire. */
   private boolean acquire(PrepareRequest req, VolumeRequest v, Op<Boolean> op) {
     if (op.abandoned() != null) {
       return false;
@@ -258,14 +258,14 @@ final class SimDvdi {
     }
   }
 
-  /** VolumeManager.attachAndMount. */
+  /** VolumeSteps.attachAndMount. */
   private Volume attachAndMount(VolumeKey key, VolumeOptions options, Op<?> op) {
     String device = call(op, "attach " + key, () -> w.host().attach(key));
     String hostPath = call(op, "mount " + key, () -> w.host().mount(key));
     return MountTable.mounted(key, options, hostPath, device, Map.of(), actor());
   }
 
-  /** VolumeManager.undo. */
+  /** VolumeSteps.undo. */
   private void undo(VolumeKey key) {
     Volume cur = w.state().view().volume(key);
     if (cur == null || cur.getStatus() != VolumeStatus.ATTACHING || !w.state().view().users(key).isEmpty()) {
@@ -340,7 +340,7 @@ final class SimDvdi {
     return out;
   }
 
-  /** VolumeManager.releaseUse. */
+  /** VolumeSteps.releaseUse. */
   private boolean releaseUse(String cid, VolumeKey key, Op<?> op) {
     Volume rel = mutate((view, ch) -> MountTable.beginRelease(view, ch, cid, key, actor()));
     if (rel == null) {
@@ -350,7 +350,7 @@ final class SimDvdi {
     return true;
   }
 
-  /** VolumeManager.releaseOrphan. */
+  /** VolumeSteps.releaseOrphan. */
   boolean releaseOrphan(VolumeKey key) {
     Volume rel = mutate((view, ch) -> MountTable.beginRelease(view, ch, null, key, actor()));
     if (rel == null) {
@@ -360,7 +360,7 @@ final class SimDvdi {
     return true;
   }
 
-  /** VolumeManager.release. */
+  /** VolumeSteps.release. */
   private void release(VolumeKey key, Volume v, Op<?> op) {
     try {
       releaseProvider(key, v, op);
@@ -374,7 +374,7 @@ final class SimDvdi {
     });
   }
 
-  /** VolumeManager.releaseProvider. */
+  /** VolumeSteps.releaseProvider. */
   private void releaseProvider(VolumeKey key, Volume v, Op<?> op) {
     String hostPath = v.getHostPath();
     call(op, "unmount " + key, () -> {
@@ -387,7 +387,7 @@ final class SimDvdi {
     });
   }
 
-  /** VolumeManager.recordReleaseFailure. */
+  /** VolumeSteps.recordReleaseFailure. */
   private void recordReleaseFailure(VolumeKey key, RuntimeException e) {
     String why = DvdiException.wrap(e, "release").toString();
     mutate((view, ch) -> {
@@ -396,7 +396,7 @@ final class SimDvdi {
     });
   }
 
-  /** VolumeManager.remount. */
+  /** VolumeSteps.remount. */
   private void remount(VolumeKey key) {
     Volume cur = w.state().view().volume(key);
     if (cur == null) {
