@@ -10,6 +10,9 @@ run_task 1 s2-web "$serve" --env="$env" >"$tmp" &
 pid=$!
 wait_for "the web task on agent1" 60 grep -q TASK_RUNNING "$tmp"
 mounted_on 1 "$vol" || fail "not mounted on agent1 while its task runs"
+# TASK_RUNNING comes before the task's command has run: wait for its line on the volume
+# itself before the kill, so that what agent2 finds later is what agent1's task wrote.
+wait_for "the task on agent1 to write its line" 30 grep -q "Hello 1" "$(agent_mounts 1)/loop/$vol/hello.txt"
 kill "$pid"; wait "$pid" 2>/dev/null || true   # the framework goes away: its task is killed
 wait_for "agent1 to release $vol" 60 not_mounted_on 1 "$vol"
 run_task 2 s2-web "$serve" --env="$env" >"$tmp" &

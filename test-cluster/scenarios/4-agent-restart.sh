@@ -10,6 +10,9 @@ run_task 1 s4-keep "exec sleep 3601.$$" --checkpoint --env="{\"DVDI_VOLUME_NAME\
 run_task 1 s4-lose "exec sleep 3602.$$" --checkpoint --env="{\"DVDI_VOLUME_NAME\":\"$lose\",\"DVDI_VOLUME_CONTAINERPATH\":\"d\"}" >"$l" & pl=$!
 wait_for "the first task" 60 grep -q TASK_RUNNING "$k"
 wait_for "the second task" 60 grep -q TASK_RUNNING "$l"
+# TASK_RUNNING comes before the tasks' commands run: wait for their processes themselves.
+wait_for "the first task's process" 30 pgrep -f "^sleep 3601.$$\$"
+wait_for "the second task's process" 30 pgrep -f "^sleep 3602.$$\$"
 "$cluster" kill-agent 1
 # While the agent is down, the second task's executor and task die.
 task=$(pgrep -f "^sleep 3602.$$\$" | head -1)
