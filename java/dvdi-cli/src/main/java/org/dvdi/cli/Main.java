@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
     description = "External persistent volumes for Mesos tasks: mount table, inspection, verification, release.",
     subcommands = {MountsCommand.class, InspectCommand.class, VerifyCommand.class, ReleaseCommand.class,
         VolumesCommand.class, OperatorCommands.Mount.class, OperatorCommands.Unmount.class,
-        OperatorCommands.Create.class, OperatorCommands.Remove.class},
+        OperatorCommands.Create.class, OperatorCommands.Remove.class, DoctorCommand.class},
     exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {"0:done (verify: no drift)", "1:failed (see the message)", "2:bad command line", "3:verify found drift"})
 public final class Main implements Callable<Integer> {
