@@ -45,7 +45,7 @@
 #include "mesos/translate.hpp"
 
 #ifndef DVDI_DEFAULT_JAR
-#define DVDI_DEFAULT_JAR "/usr/share/dvdi/dvdi.jar"
+#define DVDI_DEFAULT_JAR "/usr/lib/dvdi/dvdi.jar"
 #endif
 
 using std::string;

@@ -155,12 +155,27 @@ public final class Main implements Callable<Integer> {
     System.exit(code);
   }
 
-  /** The version from the jar's manifest. */
+  /**
+   * The version from the jar's manifest, and the Mesos versions of the isolator modules
+   * installed beside the jar (a package's {@code /usr/lib/dvdi/libmesos_dvdi_isolator-<version>.so}).
+   */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
       String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"dvdi " + (v == null ? "(development build)" : v)};
+      java.util.List<String> mesos = new java.util.ArrayList<>();
+      try {
+        Path dir = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getParent();
+        try (var files = java.nio.file.Files.list(dir)) {
+          files.map(f -> DoctorCommand.LIBRARY.matcher(f.getFileName().toString()))
+              .filter(java.util.regex.Matcher::matches).forEach(m -> mesos.add(m.group(1)));
+        }
+      } catch (Exception e) {
+        // not a jar in a directory (a development run): no modules beside it
+      }
+      java.util.Collections.sort(mesos);
+      return new String[] {"dvdi " + (v == null ? "(development build)" : v)
+          + (mesos.isEmpty() ? " (no Mesos module installed beside it)" : " for Mesos " + String.join(", ", mesos))};
     }
   }
 }
