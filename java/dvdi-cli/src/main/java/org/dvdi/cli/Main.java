@@ -82,6 +82,24 @@ public final class Main implements Callable<Integer> {
     return StateStore.read(c.stateDir(), c.lockTimeout());
   }
 
+  /**
+   * When state is refused (a newer dvdi wrote it, left untouched): releases {@code key}'s
+   * mount under the mount root without state, says {@code done} and returns true; otherwise
+   * does nothing and returns false.
+   */
+  boolean releasedWithoutState(DvdiConfig c, VolumeKey key, String done) {
+    StateStore.ReadResult state = readState(c);
+    if (!state.refused()) {
+      return false;
+    }
+    state.problems().forEach(p -> spec.commandLine().getErr().println("warning: " + p));
+    try (org.dvdi.core.engine.ProviderRegistry providers = providers(c)) {
+      org.dvdi.core.engine.OperatorActions.releaseWithoutState(c, providers, key);
+    }
+    spec.commandLine().getOut().println(done + " " + key + " (dvdi state left untouched)");
+    return true;
+  }
+
   /** dvdi for a command that changes things (writer "cli"). */
   Dvdi openForChange(DvdiConfig c) {
     return Dvdi.open(c, Dvdi.WRITER_CLI);

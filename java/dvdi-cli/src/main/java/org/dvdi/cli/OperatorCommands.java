@@ -2,9 +2,7 @@ package org.dvdi.cli;
 
 import java.util.concurrent.Callable;
 import org.dvdi.core.Dvdi;
-import org.dvdi.core.engine.OperatorActions;
 import org.dvdi.core.engine.ProviderRegistry;
-import org.dvdi.core.state.StateStore;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.engine.Results;
@@ -70,13 +68,7 @@ final class OperatorCommands {
     public Integer call() {
       VolumeKey key = checked(main, volume);
       DvdiConfig c = main.config();
-      StateStore.ReadResult state = main.readState(c);
-      if (state.refused()) {
-        state.problems().forEach(p -> main.spec.commandLine().getErr().println("warning: " + p));
-        try (ProviderRegistry providers = Main.providers(c)) {
-          OperatorActions.releaseWithoutState(c, providers, key);
-        }
-        main.spec.commandLine().getOut().println("unmounted and released " + key + " (dvdi state left untouched)");
+      if (main.releasedWithoutState(c, key, "unmounted and released")) {
         return ExitCodes.OK;
       }
       try (Dvdi d = main.openForChange(c)) {

@@ -3,9 +3,6 @@ package org.dvdi.cli;
 import java.util.concurrent.Callable;
 import org.dvdi.core.Dvdi;
 import org.dvdi.core.config.DvdiConfig;
-import org.dvdi.core.engine.OperatorActions;
-import org.dvdi.core.engine.ProviderRegistry;
-import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.VolumeKey;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -33,14 +30,7 @@ final class ReleaseCommand implements Callable<Integer> {
   public Integer call() {
     VolumeKey key = Main.volume(main.spec.commandLine(), volume);
     DvdiConfig c = main.config();
-    StateStore.ReadResult state = main.readState(c);
-    if (state.refused()) {
-      // State a newer dvdi wrote is left untouched; the mount is released all the same.
-      state.problems().forEach(p -> main.spec.commandLine().getErr().println("warning: " + p));
-      try (ProviderRegistry providers = Main.providers(c)) {
-        OperatorActions.releaseWithoutState(c, providers, key);
-      }
-      main.spec.commandLine().getOut().println("released " + key + " (dvdi state left untouched)");
+    if (main.releasedWithoutState(c, key, "released")) {
       return ExitCodes.OK;
     }
     try (Dvdi d = main.openForChange(c)) {
