@@ -28,11 +28,15 @@ final class KernelTruth {
    * for all volumes).
    */
   static boolean mounted(Volume v, java.util.function.Supplier<KernelMounts> table) {
-    if (v.getHostPath().isEmpty() || v.getDevice().isEmpty()) {
+    if (v.getHostPath().isEmpty()) {
       return false;
     }
     try {
       Path host = Path.of(v.getHostPath());
+      if (v.getDevice().isEmpty() || !v.getDevice().startsWith("/") || !Files.exists(Path.of(v.getDevice()))) {
+        // no device node to compare with (a provider that mounts something else): ask the mount table
+        return table.get().isMountPoint(host);
+      }
       Path dev = Path.of(v.getDevice());
       Object rdev = Files.getAttribute(dev, "unix:rdev");
       Object mode = Files.getAttribute(dev, "unix:mode");

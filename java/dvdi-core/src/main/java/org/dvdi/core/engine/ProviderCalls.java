@@ -68,10 +68,6 @@ final class ProviderCalls implements AutoCloseable {
     });
   }
 
-  ScheduledExecutorService timers() {
-    return timers;
-  }
-
   /**
    * One operation on a volume's lane, seen by one caller: the caller's future completes with
    * TIMEOUT as soon as a call passes its deadline (or the operation waited too long for its
