@@ -5,12 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.dvdi.core.Dvdi;
@@ -33,23 +29,8 @@ class CliRootTest {
   TestDvdi t;
   Dvdi agent;
 
-  record Run(int code, String out, String err) {
-    JsonNode json() throws Exception {
-      return Output.JSON.readTree(out);
-    }
-  }
-
-  Run cli(String... args) {
-    List<String> all = new ArrayList<>();
-    t.settings.forEach((k, v) -> {
-      all.add("--set");
-      all.add(k + "=" + v);
-    });
-    all.addAll(List.of(args));
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Main.run(all.toArray(new String[0]), new PrintWriter(out), new PrintWriter(err), Map.of());
-    return new Run(code, out.toString(), err.toString());
+  CliRun cli(String... args) {
+    return CliRun.of(t.settings, args);
   }
 
   @BeforeEach
@@ -71,7 +52,7 @@ class CliRootTest {
 
   @Test
   void mountsShowsTheTable() throws Exception {
-    Run r = cli("mounts");
+    CliRun r = cli("mounts");
     assertEquals(0, r.code(), r.err());
     String[] lines = r.out().split("\n");
     assertTrue(lines[0].startsWith("DRIVER  NAME  STATUS   HOST PATH"), lines[0]);
@@ -92,24 +73,24 @@ class CliRootTest {
     assertEquals("loop/db", c.get("volumes").get(1).get("volume").asText());
     assertTrue(c.get("volumes").get(1).get("read_only").asBoolean());
     assertEquals(t.mountRoot.resolve("loop/db").toString(), c.get("volumes").get(1).get("host_path").asText());
-    Run v = cli("inspect", "loop/web");
+    CliRun v = cli("inspect", "loop/web");
     assertEquals(0, v.code());
     assertTrue(v.out().contains("containers:\n  - c1\n  - c2"), v.out());
-    Run missing = cli("inspect", "loop/nope");
+    CliRun missing = cli("inspect", "loop/nope");
     assertEquals(ExitCodes.ERROR, missing.code());
     assertTrue(missing.err().startsWith("dvdi VOLUME_NOT_FOUND: volume loop/nope is not in the mount table"), missing.err());
   }
 
   @Test
   void verifyFindsDriftAndReleaseRepairsIt() throws Exception {
-    Run ok = cli("verify");
+    CliRun ok = cli("verify");
     assertEquals(0, ok.code(), ok.out() + ok.err());
     assertTrue(ok.out().startsWith("ok: 2 volumes and 2 containers agree"), ok.out());
 
     // Someone unmounts a volume behind dvdi's back.
     Path db = t.mountRoot.resolve("loop/db");
     assertEquals(0, new ProcessBuilder("umount", db.toString()).inheritIO().start().waitFor());
-    Run drift = cli("verify");
+    CliRun drift = cli("verify");
     assertEquals(ExitCodes.DRIFT, drift.code(), drift.out());
     assertTrue(drift.out().matches("(?s).*\nloop/db +state says mounted at " + db + ", the kernel has no mount there\n.*"), drift.out());
     JsonNode dj = cli("-o", "json", "verify").json();
@@ -123,10 +104,10 @@ class CliRootTest {
 
   @Test
   void releaseIsRefusedWhileUsedAndWorksOnOrphans() throws Exception {
-    Run busy = cli("release", "loop/web");
+    CliRun busy = cli("release", "loop/web");
     assertEquals(ExitCodes.ERROR, busy.code());
     assertTrue(busy.err().startsWith("dvdi VOLUME_BUSY: volume loop/web is used by [c1, c2]"), busy.err());
-    Run forced = cli("release", "--force", "loop/db");
+    CliRun forced = cli("release", "--force", "loop/db");
     assertEquals(0, forced.code(), forced.err());
     assertTrue(!KernelMounts.read().isMountPoint(t.mountRoot.resolve("loop/db")));
     // The agent sees the CLI's change: c2 no longer holds db, and its cleanup releases web only after c1's.
@@ -137,22 +118,22 @@ class CliRootTest {
 
   @Test
   void operatorMountUnmountCreateRemoveAndVolumes() throws Exception {
-    Run created = cli("create", "loop/spare", "-O", "size=48MiB");
+    CliRun created = cli("create", "loop/spare", "-O", "size=48MiB");
     assertEquals(0, created.code(), created.err());
     JsonNode vols = cli("-o", "json", "volumes").json();
     assertEquals(3, vols.get("volumes").size(), vols.toString());
-    Run m = cli("mount", "loop/spare");
+    CliRun m = cli("mount", "loop/spare");
     assertEquals(0, m.code(), m.err());
     Path p = Path.of(m.out().trim());
     assertTrue(KernelMounts.read().isMountPoint(p));
     Files.writeString(p.resolve("x"), "y");
-    Run busy = cli("remove", "loop/spare");
+    CliRun busy = cli("remove", "loop/spare");
     assertEquals(ExitCodes.ERROR, busy.code());
     assertTrue(busy.err().contains("VOLUME_BUSY"), busy.err());
-    Run u = cli("unmount", "loop/spare");
+    CliRun u = cli("unmount", "loop/spare");
     assertEquals(0, u.code(), u.err());
     assertEquals("unmounted and released loop/spare\n", u.out());
-    Run rm = cli("remove", "loop/spare");
+    CliRun rm = cli("remove", "loop/spare");
     assertEquals(0, rm.code(), rm.err());
     assertEquals(2, cli("-o", "json", "volumes").json().get("volumes").size());
   }
@@ -163,7 +144,7 @@ class CliRootTest {
     Path image = t.pool.resolve("parted.img");
     DiskImages.writeMbrWithData(image);
     String before = DiskImages.sha256(image);
-    Run m = cli("mount", "loop/parted");
+    CliRun m = cli("mount", "loop/parted");
     assertEquals(ExitCodes.ERROR, m.code(), m.out());
     assertTrue(m.err().startsWith("dvdi INVALID_REQUEST: "), m.err());
     assertTrue(m.err().contains("has a dos partition table (PTTYPE=dos"), m.err());
@@ -179,7 +160,7 @@ class CliRootTest {
     assertEquals(ExitCodes.USAGE, cli("inspect").code());
     assertEquals(ExitCodes.USAGE, cli("release", "nodriver").code());
     assertEquals(ExitCodes.USAGE, cli("-o", "yaml", "mounts").code());
-    Run badSetting = cli("--set", "no.such=1", "mounts");
+    CliRun badSetting = cli("--set", "no.such=1", "mounts");
     assertEquals(ExitCodes.ERROR, badSetting.code());
     assertTrue(badSetting.err().startsWith("dvdi INVALID_CONFIG: unknown setting 'no.such'"), badSetting.err());
   }

@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.dvdi.core.TestDvdi;
 import org.dvdi.spi.host.KernelMounts;
 import org.dvdi.spi.testing.LeakCheck;
@@ -32,19 +28,8 @@ class CliStateLossRootTest {
 
   TestDvdi t;
 
-  record Run(int code, String out, String err) {}
-
-  Run cli(String... args) {
-    List<String> all = new ArrayList<>();
-    t.settings.forEach((k, v) -> {
-      all.add("--set");
-      all.add(k + "=" + v);
-    });
-    all.addAll(List.of(args));
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Main.run(all.toArray(new String[0]), new PrintWriter(out), new PrintWriter(err), Map.of());
-    return new Run(code, out.toString(), err.toString());
+  CliRun cli(String... args) {
+    return CliRun.of(t.settings, args);
   }
 
   @BeforeEach
@@ -74,12 +59,12 @@ class CliStateLossRootTest {
     for (Path p : Files.list(t.stateDir).toList()) {
       Files.delete(p);
     }
-    Run m = cli("mounts");
+    CliRun m = cli("mounts");
     assertEquals(0, m.code(), m.err());
     assertTrue(m.out().contains("untracked"), "mounts the state does not know are shown: " + m.out());
-    Run u = cli("unmount", "loop/a");
+    CliRun u = cli("unmount", "loop/a");
     assertEquals(0, u.code(), u.out() + u.err());
-    Run r = cli("release", "loop/b");
+    CliRun r = cli("release", "loop/b");
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(KernelMounts.read().under(t.mountRoot).isEmpty(), KernelMounts.read().under(t.mountRoot).toString());
     assertFalse(attached(), LeakCheck.loops().toString());
@@ -94,11 +79,11 @@ class CliStateLossRootTest {
     Files.write(journal, newer);
     byte[] snapshot = Files.readAllBytes(t.stateDir.resolve("state.snapshot"));
 
-    Run m = cli("mounts");
+    CliRun m = cli("mounts");
     assertEquals(0, m.code(), m.err());
     assertTrue(m.out().contains("untracked") && m.out().contains(t.mountRoot.resolve("loop/n").toString()), m.out());
     assertTrue(m.err().contains("newer than this dvdi"), m.err());
-    Run r = cli("release", "loop/n");
+    CliRun r = cli("release", "loop/n");
     assertEquals(0, r.code(), r.out() + r.err());
     assertTrue(KernelMounts.read().under(t.mountRoot).isEmpty(), KernelMounts.read().under(t.mountRoot).toString());
     assertFalse(attached(), LeakCheck.loops().toString());
