@@ -4,7 +4,10 @@
 #   dvdi-<version>-mesos-<mesos>-linux-amd64.{tar.gz,deb}       per isolator module built
 # each tarball with its SHA256SUMS. Files: /usr/lib/dvdi (dvdi.jar, dvdi-demo, the module),
 # /usr/bin/dvdi and dvdi-demo, /etc/dvdi/dvdi.properties (a conffile), the modules file with the
-# installed paths in /usr/share/dvdi, the README in /usr/share/doc/dvdi. The .deb's post-install
+# installed paths in /usr/share/dvdi, and in /usr/share/doc/dvdi the README's operator part
+# (README.md), the license (LICENSE) and the third-party notices (copyright,
+# nlohmann-json-3.11.2.copyright). Each tarball also
+# holds a SHA256SUMS of its own files. The .deb's post-install
 # step trains the class-data sharing archive for the installed jar and JDK (dvdi.jsa, removed
 # again with the package).
 #
@@ -21,6 +24,15 @@ command -v dpkg-deb >/dev/null || { echo "make-packages: dpkg-deb not found (Deb
 rm -rf "$out"
 mkdir -p "$out"
 
+# operator_readme: the README's part between its "operator part" markers, under a title
+operator_readme() {
+  printf '# dvdi %s: the operator guide\n\n' "$version"
+  printf 'From the README of dvdi %s: installing, using with Mesos, requests, providers,\n' "$version"
+  printf 'configuration, the CLI, errors, state and recovery. License: Apache-2.0 (LICENSE).\n\n'
+  awk '/^<!-- operator part: begin/{p=1;next} /^<!-- operator part: end/{exit} p' "$repo/README.md"
+}
+[ "$(operator_readme | grep -c '^## ')" -gt 1 ] || { echo "make-packages: README.md has no operator part markers" >&2; exit 1; }
+
 # stage NAME [MESOS_VERSION MODULE]: the file tree of one package under $out/stage/NAME/root
 stage() {
   local name="$1" mesos="${2:-}" module="${3:-}" root="$out/stage/$1/root"
@@ -29,7 +41,9 @@ stage() {
   install -m 0755 "$demo" "$root/usr/lib/dvdi/dvdi-demo"
   install -m 0755 "$repo/bin/dvdi" "$repo/bin/dvdi-demo" "$root/usr/bin/"
   install -m 0644 "$here/dvdi.properties" "$root/etc/dvdi/dvdi.properties"
-  install -m 0644 "$repo/README.md" "$root/usr/share/doc/dvdi/README.md"
+  operator_readme > "$root/usr/share/doc/dvdi/README.md" && chmod 0644 "$root/usr/share/doc/dvdi/README.md"
+  install -m 0644 "$repo/LICENSE" "$here/copyright" "$root/usr/share/doc/dvdi/"
+  install -m 0644 "$repo/native/third_party/nlohmann-json-3.11.2/COPYRIGHT" "$root/usr/share/doc/dvdi/nlohmann-json-3.11.2.copyright"
   if [ -n "$mesos" ]; then
     install -d "$root/usr/share/dvdi"
     install -m 0644 "$module" "$root/usr/lib/dvdi/libmesos_dvdi_isolator-$mesos.so"
@@ -43,6 +57,7 @@ stage() {
 tarball() {
   local name="$1"
   cp -a "$out/stage/$name/root" "$out/stage/$name/$name"
+  (cd "$out/stage/$name/$name" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' sha256sum > SHA256SUMS)
   tar -C "$out/stage/$name" --owner=0 --group=0 -czf "$out/$name.tar.gz" "$name"
   (cd "$out" && sha256sum "$name.tar.gz" >> SHA256SUMS)
 }
