@@ -88,15 +88,16 @@ base="dvdi-$version-linux-$arch"
 stage "$base"
 tarball "$base"
 deb "$base" "$version" "The dvdi CLI, the JNI bridge's jar and the demo, without a Mesos module."
-shopt -s nullglob
-for module in "$build"/native/mesos/libmesos_dvdi_isolator-*.so; do
-  mesos="$(basename "$module" .so)"
-  mesos="${mesos#libmesos_dvdi_isolator-}"
+# The modules this CMake configuration builds (native/mesos/CMakeLists.txt writes the list).
+modules="$build/native/mesos/modules.list"
+[ -f "$modules" ] || { echo "make-packages: no $modules (configure the native build first)" >&2; exit 1; }
+while read -r mesos module <&3; do
+  [ -f "$module" ] || { echo "make-packages: the module for Mesos $mesos was not built: $module" >&2; exit 1; }
   name="dvdi-$version-mesos-$mesos-linux-$arch"
   stage "$name" "$mesos" "$module"
   tarball "$name"
   deb "$name" "$version+mesos$mesos" "The isolator module for Mesos $mesos, the dvdi CLI, the jar and the demo."
-done
+done 3< "$modules"
 rm -rf "$out/stage"
 echo "dvdi packages in $out:"
 (cd "$out" && ls -1 *.tar.gz *.deb)
