@@ -62,6 +62,11 @@ public final class Main implements Callable<Integer> {
     return ExitCodes.USAGE;
   }
 
+  /** The environment this command runs in (a test's own map, or the process's). */
+  Map<String, String> env() {
+    return env;
+  }
+
   DvdiConfig config() {
     Path file = config;
     if (file == null && env.get(DvdiConfig.ENV_CONFIG) != null) {

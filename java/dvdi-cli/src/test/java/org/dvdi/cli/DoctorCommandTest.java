@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
@@ -14,6 +17,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.jar.Attributes;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.AfterEach;
@@ -40,15 +46,31 @@ class DoctorCommandTest {
     agent.createContext("/flags", x -> answer(x, flags));
     agent.start();
     Path lib = Files.createFile(tmp.resolve("libmesos_dvdi_isolator-1.11.0.so"));
-    Path jar = tmp.resolve("dvdi.jar");
-    try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(jar))) {
-      z.putNextEntry(new ZipEntry(DoctorCommand.FACADE_CLASS));
-      z.write(new byte[] {(byte) 0xca, (byte) 0xfe});
-      z.closeEntry();
-    }
+    Path jar = runnableJar(tmp.resolve("dvdi.jar"));
     modules = tmp.resolve("dvdi-mod.json");
     Files.writeString(modules, "{\"libraries\":[{\"file\":\"" + lib + "\",\"modules\":[{\"name\":\"org_dvdi_DvdiIsolator\","
         + "\"parameters\":[{\"key\":\"jar\",\"value\":\"" + jar + "\"}]}]}]}");
+  }
+
+  /**
+   * A stand-in for dvdi.jar that a JVM can run: it holds the facade class and names this test's
+   * class path (dvdi-core's classes, Jackson, ...) in its manifest's Class-Path.
+   */
+  static Path runnableJar(Path jar) throws IOException {
+    Manifest m = new Manifest();
+    m.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
+    StringBuilder cp = new StringBuilder();
+    for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      cp.append(cp.length() == 0 ? "" : " ").append(Path.of(entry).toUri());
+    }
+    m.getMainAttributes().put(Attributes.Name.CLASS_PATH, cp.toString());
+    try (JarOutputStream z = new JarOutputStream(Files.newOutputStream(jar), m);
+        InputStream facade = DoctorCommandTest.class.getClassLoader().getResourceAsStream(DoctorCommand.FACADE_CLASS)) {
+      z.putNextEntry(new ZipEntry(DoctorCommand.FACADE_CLASS));
+      z.write(facade.readAllBytes());
+      z.closeEntry();
+    }
+    return jar;
   }
 
   static void answer(com.sun.net.httpserver.HttpExchange x, String body) throws java.io.IOException {
@@ -78,7 +100,7 @@ class DoctorCommandTest {
   void aGoodSetupPassesEveryCheck() {
     Run r = doctor();
     assertEquals(0, r.code(), r.out() + r.err());
-    for (String check : List.of("modules file", "module library", "Mesos version", "jar", "libjvm", "state directory",
+    for (String check : List.of("modules file", "module library", "Mesos version", "jar", "libjvm", "JVM runs the jar", "state directory",
         "mount root", "provider loop", "agent --isolation", "agent --launcher")) {
       assertTrue(r.out().matches("(?s).*OK    " + check + ": .*"), check + " passes:\n" + r.out());
     }
@@ -118,5 +140,31 @@ class DoctorCommandTest {
     assertEquals(1, r.code(), r.out());
     assertTrue(r.out().contains("FAIL  module library: '" + tmp.resolve("libmesos_dvdi_isolator-1.11.0.so") + "'"), r.out());
     assertTrue(r.out().contains("FAIL  jar: " + tmp.resolve("dvdi.jar") + " is not a readable jar"), r.out());
+  }
+
+  @Test
+  void aJarTheJvmCannotRunFailsWithTheJvmsReason() throws Exception {
+    // dvdi's facade class, but nothing it needs: the JVM of the libjvm starts and cannot run dvdi.
+    try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(tmp.resolve("dvdi.jar")));
+        InputStream facade = getClass().getClassLoader().getResourceAsStream(DoctorCommand.FACADE_CLASS)) {
+      z.putNextEntry(new ZipEntry(DoctorCommand.FACADE_CLASS));
+      z.write(facade.readAllBytes());
+      z.closeEntry();
+    }
+    Run r = doctor();
+    assertEquals(1, r.code(), r.out());
+    assertTrue(r.out().contains("OK    jar: "), r.out());
+    assertTrue(r.out().matches("(?s).*FAIL  JVM runs the jar: \\S+/bin/java could not run " + DoctorCommand.TRAINING_CLASS
+        + " from " + tmp.resolve("dvdi.jar") + ": exit 1: Error: Could not find or load main class .*"), r.out());
+  }
+
+  @Test
+  void aLibjvmParameterThatDoesNotExistFails() throws Exception {
+    Files.writeString(modules, Files.readString(modules).replace("{\"key\":\"jar\"",
+        "{\"key\":\"libjvm\",\"value\":\"" + tmp.resolve("no-jdk/lib/server/libjvm.so") + "\"},{\"key\":\"jar\""));
+    Run r = doctor();
+    assertEquals(1, r.code(), r.out());
+    assertTrue(r.out().contains("FAIL  libjvm: " + tmp.resolve("no-jdk/lib/server/libjvm.so")
+        + " (module parameter 'libjvm') does not exist"), r.out());
   }
 }
