@@ -6,9 +6,8 @@
 # /usr/bin/dvdi and dvdi-demo, /etc/dvdi/dvdi.properties (a conffile), the modules file with the
 # installed paths in /usr/share/dvdi, and in /usr/share/doc/dvdi the README's operator part
 # (README.md), the license (LICENSE) and the third-party notices (copyright,
-# nlohmann-json-3.11.2.copyright). Each tarball also
-# holds a SHA256SUMS of its own files. The .deb's post-install
-# step trains the class-data sharing archive for the installed jar and JDK (dvdi.jsa, removed
+# nlohmann-json-3.11.2.copyright). Each tarball also holds a SHA256SUMS of its own files.
+# The .deb's post-install step trains the class-data sharing archive for the installed jar and JDK (dvdi.jsa, removed
 # again with the package).
 #
 # Usage: make-packages.sh VERSION CMAKE_BUILD_DIR DVDI_JAR OUT_DIR
