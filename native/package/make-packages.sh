@@ -7,8 +7,9 @@
 # installed paths in /usr/share/dvdi, and in /usr/share/doc/dvdi the README's operator part
 # (README.md), the license (LICENSE) and the third-party notices (copyright,
 # nlohmann-json-3.11.2.copyright). Each tarball also holds a SHA256SUMS of its own files.
-# The .deb's post-install step trains the class-data sharing archive for the installed jar and JDK (dvdi.jsa, removed
-# again with the package).
+# The .deb's post-install step trains the class-data sharing archive for the installed jar and
+# JDK (dvdi.jsa, removed again with the package), and again when a JDK under /usr/lib/jvm changes
+# (a dpkg trigger).
 #
 # Usage: make-packages.sh VERSION CMAKE_BUILD_DIR DVDI_JAR OUT_DIR
 set -euo pipefail
@@ -79,6 +80,7 @@ Description: external persistent volumes for Apache Mesos tasks
 EOF
   echo /etc/dvdi/dvdi.properties > "$root/DEBIAN/conffiles"
   install -m 0755 "$here/postinst" "$here/prerm" "$root/DEBIAN/"
+  install -m 0644 "$here/triggers" "$root/DEBIAN/"
   dpkg-deb --root-owner-group -Zgzip --build "$root" "$out/$name.deb" >/dev/null
   (cd "$out" && sha256sum "$name.deb" >> SHA256SUMS)
 }
