@@ -48,13 +48,19 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT, description = "log what dvdi does (to stderr)")
   void verbose(boolean v) {
-    java.util.logging.Logger.getLogger("org.dvdi").setLevel(v ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
+    DVDI_LOG.setLevel(v ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
   }
 
   @Option(names = "--no-headers", scope = CommandLine.ScopeType.INHERIT, description = "tables without their header line")
   boolean noHeaders;
 
   private Map<String, String> env = System.getenv();
+
+  /**
+   * dvdi's parent logger, held here: the LogManager keeps loggers only weakly, so a level set on
+   * a logger nobody holds is lost at the next GC (then the CLI's output got INFO lines).
+   */
+  private static final java.util.logging.Logger DVDI_LOG = java.util.logging.Logger.getLogger("org.dvdi");
 
   @Override
   public Integer call() {
@@ -173,7 +179,7 @@ public final class Main implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    java.util.logging.Logger.getLogger("org.dvdi").setLevel(java.util.logging.Level.WARNING);
+    DVDI_LOG.setLevel(java.util.logging.Level.WARNING);
     int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), System.getenv());
     System.exit(code);
   }
