@@ -65,8 +65,8 @@ class DoctorCommandTest {
     }
     m.getMainAttributes().put(Attributes.Name.CLASS_PATH, cp.toString());
     try (JarOutputStream z = new JarOutputStream(Files.newOutputStream(jar), m);
-        InputStream facade = DoctorCommandTest.class.getClassLoader().getResourceAsStream(DoctorCommand.FACADE_CLASS)) {
-      z.putNextEntry(new ZipEntry(DoctorCommand.FACADE_CLASS));
+        InputStream facade = DoctorCommandTest.class.getClassLoader().getResourceAsStream(JvmChecks.FACADE_CLASS)) {
+      z.putNextEntry(new ZipEntry(JvmChecks.FACADE_CLASS));
       z.write(facade.readAllBytes());
       z.closeEntry();
     }
@@ -146,15 +146,15 @@ class DoctorCommandTest {
   void aJarTheJvmCannotRunFailsWithTheJvmsReason() throws Exception {
     // dvdi's facade class, but nothing it needs: the JVM of the libjvm starts and cannot run dvdi.
     try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(tmp.resolve("dvdi.jar")));
-        InputStream facade = getClass().getClassLoader().getResourceAsStream(DoctorCommand.FACADE_CLASS)) {
-      z.putNextEntry(new ZipEntry(DoctorCommand.FACADE_CLASS));
+        InputStream facade = getClass().getClassLoader().getResourceAsStream(JvmChecks.FACADE_CLASS)) {
+      z.putNextEntry(new ZipEntry(JvmChecks.FACADE_CLASS));
       z.write(facade.readAllBytes());
       z.closeEntry();
     }
     Run r = doctor();
     assertEquals(1, r.code(), r.out());
     assertTrue(r.out().contains("OK    jar: "), r.out());
-    assertTrue(r.out().matches("(?s).*FAIL  JVM runs the jar: \\S+/bin/java could not run " + DoctorCommand.TRAINING_CLASS
+    assertTrue(r.out().matches("(?s).*FAIL  JVM runs the jar: \\S+/bin/java could not run " + JvmChecks.TRAINING_CLASS
         + " from " + tmp.resolve("dvdi.jar") + ": exit 1: Error: Could not find or load main class .*"), r.out());
   }
 
