@@ -4,12 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,13 +16,13 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.request.Grammar;
 import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.host.Commands;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -44,6 +42,8 @@ final class DoctorCommand implements Callable<Integer> {
   static final Pattern LIBRARY = Pattern.compile("libmesos_dvdi_isolator-([0-9]+\\.[0-9]+\\.[0-9]+)\\.so");
   static final Pattern MESOS_VERSION = Pattern.compile("([0-9]+\\.[0-9]+\\.[0-9]+)");
   static final Duration HTTP_TIMEOUT = Duration.ofSeconds(5);
+  /** How long {@code mesos-agent --version} may take. */
+  static final Duration VERSION_TIMEOUT = Duration.ofSeconds(10);
 
   @ParentCommand
   Main main;
@@ -175,25 +175,19 @@ final class DoctorCommand implements Callable<Integer> {
   }
 
   private String versionOf(Path binary) {
+    Commands.Result r;
     try {
-      Process p = new ProcessBuilder(List.of(binary.toString(), "--version")).redirectErrorStream(true).start();
-      String out;
-      try (InputStream in = p.getInputStream()) {
-        out = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
-      }
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-      }
-      Matcher m = MESOS_VERSION.matcher(out);
-      if (m.find()) {
-        return m.group(1);
-      }
-      fail("Mesos version", binary + " --version printed no version: " + Grammar.printable(out.strip()), "give the mesos-agent binary");
-    } catch (IOException e) {
+      r = new Commands().run(List.of(binary.toAbsolutePath().toString(), "--version"), VERSION_TIMEOUT);
+    } catch (DvdiException e) {
       fail("Mesos version", "cannot run " + binary + ": " + e.getMessage(), "give the mesos-agent binary");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      return null;
     }
+    String out = r.stdout() + r.stderr();
+    Matcher m = MESOS_VERSION.matcher(out);
+    if (m.find()) {
+      return m.group(1);
+    }
+    fail("Mesos version", binary + " --version printed no version: " + Grammar.printable(out.strip()), "give the mesos-agent binary");
     return null;
   }
 

@@ -1,16 +1,18 @@
 package org.dvdi.cli;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.zip.ZipFile;
 import org.dvdi.core.request.Grammar;
+import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.ErrorCode;
+import org.dvdi.spi.host.Commands;
 
 /**
  * {@code dvdi doctor}'s checks of the Java side as the agent's bridge will meet it: the jar, the
@@ -172,33 +174,17 @@ final class JvmChecks {
 
   record Result(boolean ok, String detail) {}
 
-  /** Runs a JVM (argument vector, no shell), for at most 60 s; its last line of output says why it failed. */
+  /** How long a JVM the checks start may take. */
+  private static final Duration JAVA_TIMEOUT = Duration.ofSeconds(60);
+
+  /** Runs a JVM through {@link Commands}; the line of its output that names an error says why it failed. */
   private static Result runJava(List<String> argv) {
-    Path log = null;
     try {
-      log = Files.createTempFile("dvdi-doctor-", ".log");
-      Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      boolean done = p.waitFor(60, TimeUnit.SECONDS);
-      if (!done) {
-        p.destroyForcibly();
-        return new Result(false, "no answer in 60 s");
-      }
-      String out = Files.readString(log, StandardCharsets.UTF_8);
-      return p.exitValue() == 0 ? new Result(true, "")
-          : new Result(false, "exit " + p.exitValue() + ": " + Grammar.printable(firstErrorLine(out)));
-    } catch (IOException e) {
-      return new Result(false, "cannot run " + argv.get(0) + ": " + e.getMessage());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return new Result(false, "interrupted");
-    } finally {
-      if (log != null) {
-        try {
-          Files.deleteIfExists(log);
-        } catch (IOException e) {
-          // a temporary file; nothing to do
-        }
-      }
+      Commands.Result r = new Commands().run(argv, JAVA_TIMEOUT);
+      return r.ok() ? new Result(true, "")
+          : new Result(false, "exit " + r.exitCode() + ": " + Grammar.printable(firstErrorLine(r.stderr() + "\n" + r.stdout())));
+    } catch (DvdiException e) {
+      return new Result(false, e.getCode() == ErrorCode.TIMEOUT ? "no answer in " + JAVA_TIMEOUT.toSeconds() + " s" : e.getMessage());
     }
   }
 
