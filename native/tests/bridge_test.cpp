@@ -491,14 +491,12 @@ TEST_F(BridgeTest, ReadOnlyVolumeIsBoundReadOnly)
 }
 
 
-// Applies launch info's mounts as Mesos 1.5-1.8's launcher does (each entry
-// one mount(2) call, in order, in a new mount namespace with / rslave), in a
-// child process; then says whether `target` is read-only there: 0 read-only,
-// 1 writable, 2 a mount failed.
-// Applies the launch info's mounts in a new mount namespace as Mesos's launcher
-// does: one mount(2) per entry (1.5-1.7), and with fs::mount's read-only remount
-// after a read-only bind (MS_BIND|MS_RDONLY|MS_REC only) when mesos18 (1.8+).
-// Returns 0 when the target ends read-only, nosuid and nodev.
+// Applies the launch info's mounts in a child process, in a new mount namespace
+// with / rslave, as Mesos's launcher does: one mount(2) per entry, in order
+// (1.5-1.7), and with fs::mount's read-only remount after a read-only bind
+// (MS_BIND|MS_RDONLY|MS_REC only) when mesos18 (1.8+). Returns 0 when the
+// target ends read-only, nosuid and nodev, 1 when it does not, 2 when a mount
+// failed.
 int applyAsTheLauncherDoes(const json& launchInfo, const std::string& target, bool mesos18)
 {
   pid_t pid = ::fork();
