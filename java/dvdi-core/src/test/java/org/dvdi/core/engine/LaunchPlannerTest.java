@@ -21,6 +21,7 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.Settings;
 import org.dvdi.spi.VolumeOptions;
+import org.dvdi.spi.testing.TmpDirs;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,10 +30,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Where binds go and which requests are refused before any provider call, on temporary
- * directories (no root needed: nothing is mounted).
+ * directories (no root needed: nothing is mounted). They are under the host's /tmp whatever
+ * the checkout's place ({@link TmpDirs}, named here, not only as the build's default): the host
+ * paths these tests hand the policy must not lie in a tree it protects, such as /root.
  */
 class LaunchPlannerTest {
-  @TempDir
+  @TempDir(factory = TmpDirs.class)
   Path tmp;
 
   Path sandbox;

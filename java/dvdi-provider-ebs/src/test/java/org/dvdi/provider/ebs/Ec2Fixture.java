@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.dvdi.spi.host.Commands;
 import org.dvdi.spi.host.KernelMounts;
+import org.dvdi.spi.testing.TmpDirs;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -143,7 +144,7 @@ final class Ec2Fixture implements AutoCloseable {
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-      dir = Files.createTempDirectory("dvdi-ebs-test-");
+      dir = TmpDirs.newDir();
       fixture = new Ec2Fixture(dir, backing);
       provider = fixture.provider("ebs", Map.of());
     }

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Fails a test class that leaves a mount or a loop device behind: compares the kernel's mount
  * table and the attached loop devices after the class with those before it. Only what lies
  * under the tests' temporary directory ({@code java.io.tmpdir}, which the build points at each
- * module's target directory) counts, so that other work on the same host is not blamed.
+ * module's target directory) or in this build's directories under {@code /tmp} ({@link TmpDirs})
+ * counts, so that other work on the same host is not blamed.
  */
 public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
   private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(LeakCheck.class);
@@ -45,18 +46,22 @@ public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
 
   private static final String SCOPE = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().normalize() + "/";
 
-  /** Mount points under the tests' temporary directory, with their sources. */
+  private static boolean inScope(String path) {
+    return path.startsWith(SCOPE) || TmpDirs.ours(path);
+  }
+
+  /** Mount points under the tests' temporary directories, with their sources. */
   public static Set<String> mounts() {
     Set<String> out = new TreeSet<>();
     for (KernelMounts.Mount m : KernelMounts.read().all()) {
-      if (m.mountPoint().startsWith(SCOPE)) {
+      if (inScope(m.mountPoint())) {
         out.add(m.mountPoint() + " <- " + m.source());
       }
     }
     return out;
   }
 
-  /** Attached loop devices whose backing files are under the tests' temporary directory. */
+  /** Attached loop devices whose backing files are under the tests' temporary directories. */
   public static Set<String> loops() {
     Set<String> out = new TreeSet<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(Path.of("/sys/block"), "loop*")) {
@@ -65,7 +70,7 @@ public final class LeakCheck implements BeforeAllCallback, AfterAllCallback {
         if (Files.isReadable(bf)) {
           try {
             String file = Files.readString(bf).trim();
-            if (file.startsWith(SCOPE)) {
+            if (inScope(file)) {
               out.add("/dev/" + d.getFileName() + " <- " + file);
             }
           } catch (IOException e) {
