@@ -4,18 +4,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.Example;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.Tuple;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import java.util.Random;
 import org.dvdi.core.engine.SimHost.Outcome;
+import org.dvdi.core.testing.SeededTries;
+import org.dvdi.spi.testing.TmpDirs;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * The mount table, tested against a simple model (FoundationDB and TigerBeetle style, see
@@ -37,12 +34,12 @@ class MountTableModelTest {
 
   private static Path disk;
 
-  @BeforeContainer
+  @BeforeAll
   static void makeDisk() throws IOException {
-    disk = Files.createTempDirectory("dvdi-model-");
+    disk = TmpDirs.newDir();
   }
 
-  @AfterContainer
+  @AfterAll
   static void removeDisk() throws IOException {
     try (var s = Files.walk(disk)) {
       s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
@@ -138,9 +135,12 @@ class MountTableModelTest {
     return w;
   }
 
-  @Property(tries = 10_000)
-  void mountTableKeepsItsInvariants(@ForAll("sequences") List<Action> actions, @ForAll long seed) {
-    run(actions, seed);
+  static final String REPLAY = "./mvnw -B -ntp -pl java/dvdi-core -am test -Dsurefire.failIfNoSpecifiedTests=false "
+      + "-Dtest=MountTableModelTest#mountTableKeepsItsInvariants";
+
+  @Test
+  void mountTableKeepsItsInvariants() {
+    new SeededTries<Action>(REPLAY, MountTableModelTest::sequence, MountTableModelTest::run).check(10_000);
   }
 
   /**
@@ -149,7 +149,7 @@ class MountTableModelTest {
    * holding nothing), so the operator's next {@code dvdi mount} of the volume fails with
    * "container operator:... is already prepared" until a {@code dvdi unmount}.
    */
-  @Example
+  @Test
   void forcedReleaseOfAnOperatorsMountLetsTheOperatorMountItAgain() {
     run(List.of(new OperatorMount(0, List.of()), new OperatorRelease(0, true, List.of()),
         new OperatorMount(0, List.of())), 1L);
@@ -168,7 +168,7 @@ class MountTableModelTest {
    * CLI's forced release of one of its volumes is under way. Fixed: {@link MountTable#prepared}
    * fails (VOLUME_BUSY) unless every volume is still held and mounted, and the prepare is rolled back.
    */
-  @Example
+  @Test
   void forcedReleaseDuringAPrepareFailsThatPrepare() {
     run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
         new Prepare(List.of(0, 1, 2), true, List.of()), new OperatorRelease(0, true, List.of(Outcome.OK, Outcome.FAIL)),
@@ -176,7 +176,7 @@ class MountTableModelTest {
   }
 
   /** The same, with v0's release failing at its unmount: c2 is READY without its reference on v0, still mounted. */
-  @Example
+  @Test
   void forcedReleaseDuringAPrepareLeavesNoReadyContainerWithoutItsReference() {
     run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0, 1), true, List.of()),
         new Prepare(List.of(0), true, List.of()), new OperatorRelease(0, true, List.of(Outcome.FAIL)),
@@ -195,7 +195,7 @@ class MountTableModelTest {
    * Fixed: a release under way clears the last error (it is in flight), and a failed release never
    * touches a record that is MOUNTED or held.
    */
-  @Example
+  @Test
   void cliMountDuringTheAgentsRetriedReleaseIsRefused() {
     run(List.of(new CrashAgent(List.of()), new Prepare(List.of(1), true, List.of()),
         new Prepare(List.of(0), false, List.of(Outcome.CRASH_DONE)),
@@ -211,7 +211,7 @@ class MountTableModelTest {
    * meanwhile releases the volume instead ({@link MountTable#beginRemount},
    * {@link MountTable#remounted}).
    */
-  @Example
+  @Test
   void remountWhoseHoldersWentMeanwhileIsReleased() {
     run(List.of(new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
         new Prepare(List.of(0), false, List.of()), new Prepare(List.of(0), false, List.of()),
@@ -221,33 +221,60 @@ class MountTableModelTest {
         new OperatorUnmount(2, List.of(Outcome.FAIL))), -33L);
   }
 
-  @Provide
-  Arbitrary<List<Action>> sequences() {
-    return action().list().ofMinSize(5).ofMaxSize(40);
+  /** A sequence of 5 to 40 steps. */
+  static List<Action> sequence(Random r) {
+    int n = 5 + r.nextInt(36);
+    List<Action> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(action(r));
+    }
+    return out;
   }
 
-  static Arbitrary<List<Outcome>> faults() {
-    return Arbitraries.frequency(Tuple.of(55, Outcome.OK), Tuple.of(15, Outcome.FAIL), Tuple.of(10, Outcome.TIMEOUT_DONE),
-        Tuple.of(8, Outcome.TIMEOUT_LOST), Tuple.of(6, Outcome.CRASH_DONE), Tuple.of(6, Outcome.CRASH_LOST))
-        .list().ofMaxSize(4);
+  /** The outcomes of the next 0 to 4 provider calls (then: success). */
+  static List<Outcome> faults(Random r) {
+    int n = r.nextInt(5);
+    List<Outcome> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      int x = r.nextInt(100);
+      out.add(x < 55 ? Outcome.OK : x < 70 ? Outcome.FAIL : x < 80 ? Outcome.TIMEOUT_DONE : x < 88 ? Outcome.TIMEOUT_LOST
+          : x < 94 ? Outcome.CRASH_DONE : Outcome.CRASH_LOST);
+    }
+    return out;
   }
 
-  static Arbitrary<Action> action() {
-    Arbitrary<Integer> vol = Arbitraries.integers().between(0, VOLUMES - 1);
-    Arbitrary<Boolean> overlap = Arbitraries.frequencyOf(Tuple.of(3, Arbitraries.just(false)),
-        Tuple.of(1, Arbitraries.just(true)));
-    Arbitrary<Action> prepare = Combinators.combine(vol.list().uniqueElements().ofMinSize(1).ofMaxSize(VOLUMES), overlap,
-        faults()).as(Prepare::new);
-    Arbitrary<Action> cleanup = Combinators.combine(Arbitraries.integers().between(0, 7), overlap, faults())
-        .as(Cleanup::new);
-    return Arbitraries.frequencyOf(
-        Tuple.of(30, prepare),
-        Tuple.of(25, cleanup),
-        Tuple.of(6, faults().map(CrashAgent::new)),
-        Tuple.of(6, vol.map(KernelLoses::new)),
-        Tuple.of(6, faults().map(ReaperPass::new)),
-        Tuple.of(6, Combinators.combine(vol, faults()).as(OperatorMount::new)),
-        Tuple.of(5, Combinators.combine(vol, faults()).as(OperatorUnmount::new)),
-        Tuple.of(5, Combinators.combine(vol, Arbitraries.of(false, true), faults()).as(OperatorRelease::new)));
+  static Action action(Random r) {
+    int x = r.nextInt(89);
+    int vol = r.nextInt(VOLUMES);
+    boolean overlap = r.nextInt(4) == 0;
+    if (x < 30) {
+      List<Integer> vols = new ArrayList<>();
+      for (int i = 0, k = 1 + r.nextInt(VOLUMES); i < k; i++) {
+        int v = r.nextInt(VOLUMES);
+        if (!vols.contains(v)) {
+          vols.add(v);
+        }
+      }
+      return new Prepare(vols, overlap, faults(r));
+    }
+    if (x < 55) {
+      return new Cleanup(r.nextInt(8), overlap, faults(r));
+    }
+    if (x < 61) {
+      return new CrashAgent(faults(r));
+    }
+    if (x < 67) {
+      return new KernelLoses(vol);
+    }
+    if (x < 73) {
+      return new ReaperPass(faults(r));
+    }
+    if (x < 79) {
+      return new OperatorMount(vol, faults(r));
+    }
+    if (x < 84) {
+      return new OperatorUnmount(vol, faults(r));
+    }
+    return new OperatorRelease(vol, r.nextBoolean(), faults(r));
   }
 }
