@@ -11,14 +11,19 @@ import org.dvdi.spi.host.KernelMounts;
 
 /**
  * The kernel is the truth about "is it mounted"; dvdi's state is only its memory of intent.
- * For volumes of providers that mount in this host's mount table (block providers), a volume
- * is mounted when its host path is on its device: the host path's {@code st_dev} equals the
- * device's {@code st_rdev} (two stat calls, no parsing of the mount table on the fast path).
+ * Every volume is asked about, whoever mounted it (dvdi itself for block providers, a plugin
+ * or dvdcli for theirs), with two stat calls on the fast path and no parsing of the mount
+ * table: a volume with a block device node is mounted when its host path's {@code st_dev}
+ * equals the device's {@code st_rdev}; one without (a plugin's) when its host path is still
+ * on the filesystem it was on right after the mount ({@code host_dev}, recorded then), so
+ * that a mount that went away behind dvdi's back leaves the bare directory below it, which is
+ * never taken for the volume. Records without {@code host_dev} (earlier versions) ask the
+ * mount table whether the host path is a mount point.
  */
 final class KernelTruth {
   private KernelTruth() {}
 
-  /** True when {@code v}'s host path is a mount of {@code v}'s device (reading the mount table when needed). */
+  /** True when {@code v}'s host path is on {@code v}'s mount (reading the mount table when needed). */
   static boolean mounted(Volume v) {
     return mounted(v, KernelMounts::read);
   }
@@ -33,22 +38,43 @@ final class KernelTruth {
     }
     try {
       Path host = Path.of(v.getHostPath());
-      if (v.getDevice().isEmpty() || !v.getDevice().startsWith("/") || !Files.exists(Path.of(v.getDevice()))) {
-        // no device node to compare with (a provider that mounts something else): ask the mount table
-        return table.get().isMountPoint(host);
+      Long rdev = blockDevice(v.getDevice());
+      if (rdev != null) {
+        return rdev == deviceOf(host);
       }
-      Path dev = Path.of(v.getDevice());
-      Object rdev = Files.getAttribute(dev, "unix:rdev");
-      Object mode = Files.getAttribute(dev, "unix:mode");
-      boolean block = (((Integer) mode) & 0170000) == 0060000;
-      if (!block) {
-        // not a block device (a provider that mounts something else): ask the mount table
-        return table.get().isMountPoint(host);
+      if (v.getHostDev() != 0) {
+        return v.getHostDev() == deviceOf(host);
       }
-      Object onDev = Files.getAttribute(host, "unix:dev", LinkOption.NOFOLLOW_LINKS);
-      return ((Number) rdev).longValue() == ((Number) onDev).longValue();
+      // no device node and no filesystem recorded (a record of an earlier version): ask the mount table
+      return table.get().isMountPoint(host);
     } catch (IOException | RuntimeException e) {
       return false;
+    }
+  }
+
+  /** The {@code st_rdev} of {@code device} when it is an existing block device node, else null. */
+  private static Long blockDevice(String device) throws IOException {
+    if (device.isEmpty() || !device.startsWith("/") || !Files.exists(Path.of(device))) {
+      return null;
+    }
+    Path dev = Path.of(device);
+    if ((((Integer) Files.getAttribute(dev, "unix:mode")) & 0170000) != 0060000) {
+      return null; // not a block device (a provider that mounts something else)
+    }
+    return ((Number) Files.getAttribute(dev, "unix:rdev")).longValue();
+  }
+
+  /** The {@code st_dev} of {@code path} (the filesystem it is on), not following a last symbolic link. */
+  static long deviceOf(Path path) throws IOException {
+    return ((Number) Files.getAttribute(path, "unix:dev", LinkOption.NOFOLLOW_LINKS)).longValue();
+  }
+
+  /** As {@link #deviceOf}, or 0 (not known) when the path cannot be read. */
+  static long deviceOrUnknown(String path) {
+    try {
+      return path.isEmpty() ? 0 : deviceOf(Path.of(path));
+    } catch (IOException | RuntimeException e) {
+      return 0;
     }
   }
 

@@ -359,10 +359,10 @@ public final class MountTable {
 
   /** The outcome of attach and mount. */
   public static Volume mounted(VolumeKey key, VolumeOptions options, String hostPath, String device,
-      Map<String, String> providerData, Actor a) {
+      Map<String, String> providerData, long hostDev, Actor a) {
     return Volume.newBuilder().setDriver(key.driver()).setName(key.name()).setStatus(VolumeStatus.MOUNTED)
         .addAllOptions(stored(options)).setHostPath(hostPath).setDevice(device).putAllProviderData(providerData)
-        .setBootId(a.bootId()).setSinceMs(a.nowMs()).build();
+        .setHostDev(hostDev).setBootId(a.bootId()).setSinceMs(a.nowMs()).build();
   }
 
   /** True when {@code v}'s intent was written by another dvdi process that still runs. */

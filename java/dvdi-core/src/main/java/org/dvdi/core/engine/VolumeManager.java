@@ -150,23 +150,15 @@ public final class VolumeManager implements AutoCloseable {
     }
   }
 
-  /** What the kernel says of a volume: for providers that mount in this host's table, whether it is mounted. */
+  /** What the kernel says of a volume: whether it is mounted (see {@link KernelTruth}). */
   Predicate<Volume> kernelHas() {
-    return v -> !kernelMounts(VolumeKey.of(v)) || KernelTruth.mounted(v);
+    return KernelTruth::mounted;
   }
 
   /** As {@link #kernelHas()}, with the mount table read once for all the volumes asked about. */
   Predicate<Volume> kernelHasOnce() {
     java.util.function.Supplier<org.dvdi.spi.host.KernelMounts> table = KernelTruth.once();
-    return v -> !kernelMounts(VolumeKey.of(v)) || KernelTruth.mounted(v, table);
-  }
-
-  boolean kernelMounts(VolumeKey key) {
-    try {
-      return providers.get(key.driver()).capabilities().kernelMounts();
-    } catch (RuntimeException e) {
-      return false;
-    }
+    return v -> KernelTruth.mounted(v, table);
   }
 
   boolean preparing(String cid) {

@@ -167,7 +167,7 @@ final class RecoverBench {
       }
       BenchTmpfsFactory.mountTmpfs(commands, src, host, BenchTmpfsFactory.context("bench mount " + name));
       vols.add(MountTable.mounted(new VolumeKey(BenchTmpfsFactory.TYPE, name), VolumeOptions.EMPTY, host.toString(),
-          src.toString(), Map.of(), before));
+          src.toString(), Map.of(), 0, before));
     }
     long t1 = System.nanoTime();
     Set<String> ids = new HashSet<>();

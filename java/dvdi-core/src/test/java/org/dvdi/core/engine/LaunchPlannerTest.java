@@ -148,7 +148,7 @@ class LaunchPlannerTest {
     VolumeOptions asked = EnvRequests.parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_OPTS",
         "size=1,overwritefs=true,newfstype=xfs", "DVDI_VOLUME_EXPLICITCREATE", "true"), "loop").get(0).options();
     org.dvdi.core.state.proto.Volume record = MountTable.mounted(new org.dvdi.core.state.VolumeKey("loop", "a"), asked,
-        "/h", "/dev/x", Map.of(), new MountTable.Actor("t:1:b", "b", 0, o -> false));
+        "/h", "/dev/x", Map.of(), 0, new MountTable.Actor("t:1:b", "b", 0, o -> false));
     assertEquals(List.of("size", "newfstype"), List.copyOf(MountTable.options(record).asMap().keySet()),
         "what the engine stores for a later remount");
     VolumeOptions storable = org.dvdi.core.request.RequestPolicy.storable(asked);

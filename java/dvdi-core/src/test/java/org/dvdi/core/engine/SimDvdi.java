@@ -262,7 +262,7 @@ final class SimDvdi {
   private Volume attachAndMount(VolumeKey key, VolumeOptions options, Op<?> op) {
     String device = call(op, "attach " + key, () -> w.host().attach(key));
     String hostPath = call(op, "mount " + key, () -> w.host().mount(key));
-    return MountTable.mounted(key, options, hostPath, device, Map.of(), actor());
+    return MountTable.mounted(key, options, hostPath, device, Map.of(), 0, actor());
   }
 
   /** VolumeSteps.undo. */
