@@ -18,7 +18,9 @@ import org.dvdi.spi.host.KernelMounts;
  * on the filesystem it was on right after the mount ({@code host_dev}, recorded then), so
  * that a mount that went away behind dvdi's back leaves the bare directory below it, which is
  * never taken for the volume. Records without {@code host_dev} (earlier versions) ask the
- * mount table whether the host path is a mount point.
+ * mount table whether the host path is a mount point. A volume whose recorded device node is
+ * gone is not mounted, whatever is mounted at its host path (the dead mount of a device
+ * detached behind dvdi's back).
  */
 final class KernelTruth {
   private KernelTruth() {}
@@ -38,6 +40,11 @@ final class KernelTruth {
     }
     try {
       Path host = Path.of(v.getHostPath());
+      if (v.getDevice().startsWith("/") && !Files.exists(Path.of(v.getDevice()))) {
+        // its device node (or the node a link named) went away, as after a force-detach
+        // elsewhere: whatever is mounted at the host path is a dead mount, whose writes are lost
+        return false;
+      }
       Long rdev = blockDevice(v.getDevice());
       if (rdev != null) {
         return rdev == deviceOf(host);
@@ -52,9 +59,9 @@ final class KernelTruth {
     }
   }
 
-  /** The {@code st_rdev} of {@code device} when it is an existing block device node, else null. */
+  /** The {@code st_rdev} of {@code device} (an existing path) when it is a block device node, else null. */
   private static Long blockDevice(String device) throws IOException {
-    if (device.isEmpty() || !device.startsWith("/") || !Files.exists(Path.of(device))) {
+    if (!device.startsWith("/")) {
       return null;
     }
     Path dev = Path.of(device);
