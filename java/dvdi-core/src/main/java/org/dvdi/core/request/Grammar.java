@@ -1,5 +1,6 @@
 package org.dvdi.core.request;
 
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -31,8 +32,17 @@ public final class Grammar {
   static final String OPTION_VALUE_RULE = "may hold only letters, digits and _ . : / @ + - (at most 1024)";
 
   /** Container paths: characters allowed in any component. */
-  public static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9_.@+=:,/-]{1,4096}");
-  static final String PATH_RULE = "may hold only letters, digits and _ . @ + = : , / - (at most 4096)";
+  public static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9_.@+=:,/-]+");
+  static final String PATH_RULE = "may hold only letters, digits and _ . @ + = : , / -";
+
+  /** Linux's NAME_MAX: the most bytes (UTF-8) one component of a path may have. */
+  public static final int NAME_MAX = 255;
+
+  /**
+   * Linux's PATH_MAX: the size of the buffer the kernel copies a path into, its terminating NUL
+   * included, so that a path may have at most {@code PATH_MAX - 1} bytes (UTF-8).
+   */
+  public static final int PATH_MAX = 4096;
 
   /** Absolute container paths a volume may not cover. */
   static final String[] RESERVED = {"/proc", "/sys", "/dev"};
@@ -129,11 +139,17 @@ public final class Grammar {
 
   /**
    * Checks a container path and returns it normalised: absolute ("/data") or relative to the
-   * sandbox ("data/in"); never ".." or "." components, never "/" itself or a reserved tree.
+   * sandbox ("data/in"); never ".." or "." components, never "/" itself or a reserved tree,
+   * never longer than the kernel takes ({@link #pathTooLong}, as given: where it resolves is
+   * the launch planner's to check).
    */
   public static String containerPath(String value, String field) {
     if (value == null || value.isEmpty()) {
       return "";
+    }
+    String tooLong = pathTooLong(value);
+    if (tooLong != null) {
+      throw DvdiException.invalid(field + " is '" + printable(value) + "': a container path " + tooLong);
     }
     if (!PATH_CHARS.matcher(value).matches()) {
       throw DvdiException.invalid(field + " is '" + printable(value) + "': a container path " + PATH_RULE);
@@ -162,6 +178,37 @@ public final class Grammar {
       }
     }
     return norm;
+  }
+
+  /**
+   * Why the kernel would refuse {@code path} as too long, or null when it takes it: a component
+   * over {@link #NAME_MAX} bytes, or the whole over {@code PATH_MAX - 1} bytes (in UTF-8). Said
+   * as the end of a sentence about a path ("may ..."). The one place for these limits: the
+   * container path as given and where it resolves on the host are both held to them.
+   */
+  public static String pathTooLong(String path) {
+    int bytes = utf8Length(path);
+    if (bytes > PATH_MAX - 1) {
+      return "may have at most " + (PATH_MAX - 1) + " bytes (PATH_MAX " + PATH_MAX
+          + ", its terminating NUL included), and this one has " + bytes + " bytes";
+    }
+    int n = 0;
+    for (String part : path.split("/")) {
+      if (part.isEmpty()) {
+        continue;
+      }
+      n++;
+      int b = utf8Length(part);
+      if (b > NAME_MAX) {
+        return "may have at most " + NAME_MAX + " bytes in one component (NAME_MAX), and its component " + n
+            + " has " + b + " bytes";
+      }
+    }
+    return null;
+  }
+
+  private static int utf8Length(String s) {
+    return s.getBytes(StandardCharsets.UTF_8).length;
   }
 
   /** A value shown in an error or a log line: see {@link Printable#of}. */
