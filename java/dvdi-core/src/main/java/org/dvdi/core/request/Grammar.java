@@ -47,8 +47,18 @@ public final class Grammar {
   /** Absolute container paths a volume may not cover. */
   static final String[] RESERVED = {"/proc", "/sys", "/dev"};
 
-  /** Mesos container ids (and their parents, joined with '.'). */
-  public static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9_.-]{1,1024}");
+  /**
+   * What joins a nested container's id to its parent's: "parent.child", as Mesos prints a
+   * ContainerID (its {@code operator<<}) and so as the agent's log and API show it.
+   */
+  public static final char NESTED_ID_SEPARATOR = '.';
+
+  /**
+   * One Mesos ContainerID value: letters, digits, '_', '-'. Never the separator: Mesos refuses
+   * '.' in a ContainerID value for that very reason (slave/validation.cpp, validateContainerId),
+   * so that a joined id names one container ("a" in "b" is "b.a"; a top-level "b.a" cannot be).
+   */
+  public static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9_-]{1,1024}");
 
   private Grammar() {}
 
@@ -70,7 +80,8 @@ public final class Grammar {
   public static String containerId(String value, String field) {
     if (value == null || !CONTAINER_ID.matcher(value).matches()) {
       throw DvdiException.invalid(field + " is '" + printable(value)
-          + "': a container id must be 1-1024 characters of letters, digits, '_', '.', '-'");
+          + "': a container id must be 1-1024 characters of letters, digits, '_', '-' (not '"
+          + NESTED_ID_SEPARATOR + "', which joins a nested container's id to its parent's, as in Mesos)");
     }
     return value;
   }

@@ -116,4 +116,24 @@ class MesosRequestsTest {
       assertTrue(e.getMessage().contains(path.length() > 300 ? "PATH_MAX" : "NAME_MAX"), e.getMessage());
     }
   }
+
+  @Test
+  void hole11b_aNestedIdNeverCollidesWithATopLevelOne() {
+    // Mesos prints a nested ContainerID "parent.child", and refuses '.' inside a value for that
+    // reason (slave/validation.cpp, validateContainerId): dvdi joins them the same way, so its ids
+    // are the ones in the agent's log, and holds values to the same rule.
+    assertEquals("a.b", MesosRequests.containerId(json("{'value':'b','parent':{'value':'a'}}"), "container_id"));
+    assertEquals("a.b.c", MesosRequests.containerId(json("{'value':'c','parent':{'value':'b','parent':{'value':'a'}}}"),
+        "container_id"));
+    DvdiException top = assertThrows(DvdiException.class,
+        () -> MesosRequests.containerId(json("{'value':'a.b'}"), "container_id"));
+    assertEquals(ErrorCode.INVALID_REQUEST, top.getCode());
+    assertTrue(top.getMessage().startsWith("container_id.value is 'a.b'") && top.getMessage().contains("'.'"),
+        top.getMessage());
+    DvdiException parent = assertThrows(DvdiException.class,
+        () -> MesosRequests.containerId(json("{'value':'c','parent':{'value':'a.b'}}"), "states[].container_id"));
+    assertTrue(parent.getMessage().startsWith("states[].container_id.parent.value is 'a.b'"), parent.getMessage());
+    assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'b.c','parent':{'value':'a'}}"),
+        json("{}"), "loop"), "a prepare builds its id with the same function");
+  }
 }
