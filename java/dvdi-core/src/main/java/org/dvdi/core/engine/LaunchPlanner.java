@@ -7,6 +7,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,8 @@ import org.dvdi.spi.DvdiException;
  *       protected tree ({@link RequestPolicy}), and it must exist unless it is under /tmp/.
  *   <li>No component below the sandbox, the image's root or "/" may be a symbolic link or
  *       a non-directory; two volumes may not resolve to one place, nor one inside another.
+ *   <li>Where it resolves must fit the kernel's limits as the container path itself does
+ *       ({@link Grammar#pathTooLong}): the sandbox or the image's root adds its own length.
  * </ul>
  *
  * <p>The engine calls {@link #plan} before its first provider call and {@link #createTargets}
@@ -66,6 +69,7 @@ public final class LaunchPlanner {
     Map<VolumeKey, Target> targets = new LinkedHashMap<>();
     for (VolumeRequest v : req.volumes()) {
       Target t = target(req, v);
+      checkLength(t);
       walk(t, Walk.CHECK);
       targets.put(v.key(), t);
     }
@@ -136,6 +140,25 @@ public final class LaunchPlanner {
     Path inImage = req.rootfs().resolve(ROOT.relativize(sandboxDirectory));
     return new Target(v, inImage.resolve(rel).toString(),
         List.of(new Chain(req.rootfs(), inImage, Missing.MESOS_MAKES), sandboxChain));
+  }
+
+  /**
+   * The grammar held the container path as given to the kernel's limits; held here to them too
+   * is where it resolves: the bind target and every directory dvdi makes for it (below the
+   * sandbox or the image's root, which add their own length).
+   */
+  private static void checkLength(Target t) {
+    List<String> paths = new ArrayList<>();
+    paths.add(t.bindTarget());
+    for (Chain c : t.chains()) {
+      paths.add(c.to().toString());
+    }
+    for (String p : paths) {
+      String tooLong = p.isEmpty() ? null : Grammar.pathTooLong(p);
+      if (tooLong != null) {
+        throw refused(t.volume(), "on this host it resolves to '" + Grammar.printable(p) + "', and a path " + tooLong);
+      }
+    }
   }
 
   /** No two binds at one place, and none inside another (its target would be in the other volume's content). */

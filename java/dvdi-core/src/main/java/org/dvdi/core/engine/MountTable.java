@@ -297,7 +297,9 @@ public final class MountTable {
 
   /**
    * A release (or the undo of a failed acquisition) failed or is in doubt: kept as RELEASING
-   * with why, and the count of failures in a row, for the retry loop's backoff.
+   * with why, and the count of failures in a row, for the retry loop's backoff. The count
+   * belongs to one life of the volume: a mount ({@link #mounted}) or a new acquisition
+   * ({@link #attaching}) starts it at zero, a release ({@link #released}) forgets it with the volume.
    */
   public static void releaseFailed(StateView view, Changes ch, VolumeKey key, String why, Actor a) {
     Volume now = view.volume(key);
@@ -341,11 +343,15 @@ public final class MountTable {
 
   // ------------------------------------------------------------------ records
 
-  /** The one builder of the attach/mount intent. */
+  /**
+   * The one builder of the attach/mount intent. It begins the volume's next life: the failures
+   * of an earlier release (their error and their count) are not this life's, so a failure from
+   * here on starts the retry loop's backoff afresh.
+   */
   static Volume attaching(VolumeKey key, VolumeOptions options, Volume cur, Actor a) {
     Volume.Builder b = cur == null ? Volume.newBuilder().setDriver(key.driver()).setName(key.name()) : cur.toBuilder();
     return b.setStatus(VolumeStatus.ATTACHING).clearOptions().addAllOptions(stored(options)).setBootId(a.bootId())
-        .setSinceMs(a.nowMs()).setOpOwner(a.owner()).clearLastError().clearLastErrorMs().build();
+        .setSinceMs(a.nowMs()).setOpOwner(a.owner()).clearLastError().clearLastErrorMs().clearReleaseAttempts().build();
   }
 
   /**

@@ -1,5 +1,6 @@
 package org.dvdi.core.request;
 
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -31,14 +32,33 @@ public final class Grammar {
   static final String OPTION_VALUE_RULE = "may hold only letters, digits and _ . : / @ + - (at most 1024)";
 
   /** Container paths: characters allowed in any component. */
-  public static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9_.@+=:,/-]{1,4096}");
-  static final String PATH_RULE = "may hold only letters, digits and _ . @ + = : , / - (at most 4096)";
+  public static final Pattern PATH_CHARS = Pattern.compile("[A-Za-z0-9_.@+=:,/-]+");
+  static final String PATH_RULE = "may hold only letters, digits and _ . @ + = : , / -";
+
+  /** Linux's NAME_MAX: the most bytes (UTF-8) one component of a path may have. */
+  public static final int NAME_MAX = 255;
+
+  /**
+   * Linux's PATH_MAX: the size of the buffer the kernel copies a path into, its terminating NUL
+   * included, so that a path may have at most {@code PATH_MAX - 1} bytes (UTF-8).
+   */
+  public static final int PATH_MAX = 4096;
 
   /** Absolute container paths a volume may not cover. */
   static final String[] RESERVED = {"/proc", "/sys", "/dev"};
 
-  /** Mesos container ids (and their parents, joined with '.'). */
-  public static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9_.-]{1,1024}");
+  /**
+   * What joins a nested container's id to its parent's: "parent.child", as Mesos prints a
+   * ContainerID (its {@code operator<<}) and so as the agent's log and API show it.
+   */
+  public static final char NESTED_ID_SEPARATOR = '.';
+
+  /**
+   * One Mesos ContainerID value: letters, digits, '_', '-'. Never the separator: Mesos refuses
+   * '.' in a ContainerID value for that very reason (slave/validation.cpp, validateContainerId),
+   * so that a joined id names one container ("a" in "b" is "b.a"; a top-level "b.a" cannot be).
+   */
+  public static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9_-]{1,1024}");
 
   private Grammar() {}
 
@@ -60,7 +80,8 @@ public final class Grammar {
   public static String containerId(String value, String field) {
     if (value == null || !CONTAINER_ID.matcher(value).matches()) {
       throw DvdiException.invalid(field + " is '" + printable(value)
-          + "': a container id must be 1-1024 characters of letters, digits, '_', '.', '-'");
+          + "': a container id must be 1-1024 characters of letters, digits, '_', '-' (not '"
+          + NESTED_ID_SEPARATOR + "', which joins a nested container's id to its parent's, as in Mesos)");
     }
     return value;
   }
@@ -129,11 +150,17 @@ public final class Grammar {
 
   /**
    * Checks a container path and returns it normalised: absolute ("/data") or relative to the
-   * sandbox ("data/in"); never ".." or "." components, never "/" itself or a reserved tree.
+   * sandbox ("data/in"); never ".." or "." components, never "/" itself or a reserved tree,
+   * never longer than the kernel takes ({@link #pathTooLong}, as given: where it resolves is
+   * the launch planner's to check).
    */
   public static String containerPath(String value, String field) {
     if (value == null || value.isEmpty()) {
       return "";
+    }
+    String tooLong = pathTooLong(value);
+    if (tooLong != null) {
+      throw DvdiException.invalid(field + " is '" + printable(value) + "': a container path " + tooLong);
     }
     if (!PATH_CHARS.matcher(value).matches()) {
       throw DvdiException.invalid(field + " is '" + printable(value) + "': a container path " + PATH_RULE);
@@ -162,6 +189,37 @@ public final class Grammar {
       }
     }
     return norm;
+  }
+
+  /**
+   * Why the kernel would refuse {@code path} as too long, or null when it takes it: a component
+   * over {@link #NAME_MAX} bytes, or the whole over {@code PATH_MAX - 1} bytes (in UTF-8). Said
+   * as the end of a sentence about a path ("may ..."). The one place for these limits: the
+   * container path as given and where it resolves on the host are both held to them.
+   */
+  public static String pathTooLong(String path) {
+    int bytes = utf8Length(path);
+    if (bytes > PATH_MAX - 1) {
+      return "may have at most " + (PATH_MAX - 1) + " bytes (PATH_MAX " + PATH_MAX
+          + ", its terminating NUL included), and this one has " + bytes + " bytes";
+    }
+    int n = 0;
+    for (String part : path.split("/")) {
+      if (part.isEmpty()) {
+        continue;
+      }
+      n++;
+      int b = utf8Length(part);
+      if (b > NAME_MAX) {
+        return "may have at most " + NAME_MAX + " bytes in one component (NAME_MAX), and its component " + n
+            + " has " + b + " bytes";
+      }
+    }
+    return null;
+  }
+
+  private static int utf8Length(String s) {
+    return s.getBytes(StandardCharsets.UTF_8).length;
   }
 
   /** A value shown in an error or a log line: see {@link Printable#of}. */

@@ -23,14 +23,18 @@ public final class MesosRequests {
 
   private MesosRequests() {}
 
-  /** Joins a ContainerID and its parents as Mesos prints them: "parent.child". */
+  /**
+   * Joins a ContainerID and its parents as Mesos prints them: "parent.child". The one builder
+   * of dvdi's container ids: prepare, cleanup and recover all name a container through it, so
+   * that a container recovered after a restart has the id its prepare recorded.
+   */
   public static String containerId(Json.Node id, String field) {
     if (id == null || !id.has("value")) {
       throw DvdiException.invalid(field + " is missing its 'value'");
     }
     String own = Grammar.containerId(id.path("value").asText(""), field + ".value");
     Json.Node parent = id.path("parent");
-    return parent.isNull() ? own : containerId(parent, field + ".parent") + "." + own;
+    return parent.isNull() ? own : containerId(parent, field + ".parent") + Grammar.NESTED_ID_SEPARATOR + own;
   }
 
   public static boolean isNested(Json.Node id) {

@@ -34,6 +34,15 @@ import org.dvdi.spi.host.HostInfo;
  * take. Each {@link #mutate} holds the lock, first re-reads the files if another process
  * changed them, lets the caller decide on the fresh table, and writes the decision as one
  * record before returning.
+ *
+ * <p>A change is made when its record is written and fdatasync'd; a {@link #mutate} that
+ * throws made none, and none takes effect later. When writing a record or its fdatasync fails
+ * (a full disk, a write-back error), the journal is cut back to where it was and that is
+ * fdatasync'd, so that the record never replays, here or after a restart. When even that
+ * fails, whether the record would replay is unknown: the store then refuses every further
+ * {@link #mutate} (INTERNAL, saying why, logged as severe) until the process restarts and
+ * reads the state as it would after a crash at that moment; {@link #view} still shows what was
+ * acknowledged.
  */
 public final class StateStore implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(StateStore.class.getName());
@@ -42,9 +51,19 @@ public final class StateStore implements AutoCloseable {
   static final int COMPACT_RECORDS = 512;
   static final long COMPACT_BYTES = 8L << 20;
 
+  /** Opens the journal for appending: the real file, or in a test one whose writes fail on cue. */
+  @FunctionalInterface
+  interface JournalOpener {
+    FileChannel open(Path journal) throws IOException;
+  }
+
+  /** The journal as it is on disk. */
+  static final JournalOpener JOURNAL_FILE = p -> FileChannel.open(p, StandardOpenOption.WRITE);
+
   private final Path dir;
   private final String writer;
   private final Duration lockTimeout;
+  private final JournalOpener journals;
   private final StateView table = StateView.mutableEmpty();
   private final List<String> repairs = Collections.synchronizedList(new ArrayList<>());
   private final AtomicLong commits = new AtomicLong();
@@ -59,11 +78,14 @@ public final class StateStore implements AutoCloseable {
   private long knownJournalSize = -1;
   private boolean dirty = true;
   private volatile boolean damaged;
+  /** Why this store refuses every change (a journal it could not cut back), or null. */
+  private volatile String refusal;
 
-  private StateStore(Path dir, String writer, Duration lockTimeout) {
+  private StateStore(Path dir, String writer, Duration lockTimeout, JournalOpener journals) {
     this.dir = dir;
     this.writer = writer;
     this.lockTimeout = lockTimeout;
+    this.journals = journals;
   }
 
   /**
@@ -74,7 +96,12 @@ public final class StateStore implements AutoCloseable {
    * {@link #damaged()}. State written by a newer dvdi is refused (thrown), untouched.
    */
   public static StateStore open(Path dir, String writer, Duration lockTimeout) {
-    StateStore s = new StateStore(dir, writer, lockTimeout);
+    return open(dir, writer, lockTimeout, JOURNAL_FILE);
+  }
+
+  /** {@link #open(Path, String, Duration)}, appending to the journal through {@code journals}. */
+  static StateStore open(Path dir, String writer, Duration lockTimeout, JournalOpener journals) {
+    StateStore s = new StateStore(dir, writer, lockTimeout, journals);
     try {
       Files.createDirectories(dir);
       try {
@@ -180,8 +207,16 @@ public final class StateStore implements AutoCloseable {
     return syncNanos.get();
   }
 
-  /** Decides on the current table and writes the decision durably; see {@link Mutation}. */
+  /**
+   * Decides on the current table and writes the decision durably; see {@link Mutation}. When
+   * it throws, the decision was not made (see the class comment for the one exception: a
+   * store that refuses every change after a journal it could not repair).
+   */
   public <T> T mutate(Mutation<T> m) {
+    String why = refusal;
+    if (why != null) {
+      throw DvdiException.internal(why, null);
+    }
     try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), false, lockTimeout, "the dvdi state lock")) {
       refreshIfChanged();
       Changes changes = new Changes();
@@ -335,17 +370,16 @@ public final class StateStore implements AutoCloseable {
         .setTimeMs(System.currentTimeMillis()).addAllChanges(list).setWriter(writer).build();
     ByteBuffer b = StateFiles.encodeRecord(r);
     long start = System.nanoTime();
+    long before = knownJournalSize;
     try {
-      long pos = knownJournalSize;
+      long pos = before;
       while (b.hasRemaining()) {
         pos += journal.write(b, pos);
       }
       journal.force(false);
       knownJournalSize = pos;
     } catch (IOException e) {
-      dirty = true; // the journal may end in a partial record now: re-read and compact next time
-      throw DvdiException.internal("cannot write dvdi state to " + dir.resolve(StateFiles.JOURNAL)
-          + ": " + e.getMessage(), e);
+      throw undoAppend(before, e);
     }
     syncNanos.addAndGet(System.nanoTime() - start);
     commits.incrementAndGet();
@@ -358,6 +392,32 @@ public final class StateStore implements AutoCloseable {
     if (++recordsSinceCompaction >= COMPACT_RECORDS || knownJournalSize >= COMPACT_BYTES) {
       compact();
     }
+  }
+
+  /**
+   * A record's write or fdatasync failed: its bytes may be in the journal, whole or in part,
+   * and may still reach the disk. The caller is told the change was not made, so the journal
+   * is cut back to its length before the record and that is made durable: the record never
+   * replays. When that fails too, nobody can tell whether it will replay after a restart:
+   * this store refuses every further change (a decision taken now, on a table without the
+   * record, could be contradicted by the file), loudly.
+   */
+  private DvdiException undoAppend(long before, IOException e) {
+    Path j = dir.resolve(StateFiles.JOURNAL);
+    String what = "cannot write dvdi state to " + j + ": " + e.getMessage();
+    try {
+      journal.truncate(before);
+      journal.force(false);
+    } catch (IOException t) {
+      e.addSuppressed(t);
+      refusal = what + "; cutting the journal back to " + before + " bytes failed too (" + t.getMessage()
+          + "), so the change reported as failed may still be on disk and take effect when the state is read again: "
+          + "this dvdi refuses every further change to its state; fix the disk, then restart the agent (or the dvdi "
+          + "command), which reads the state as after a crash";
+      LOG.severe(refusal);
+      return DvdiException.internal(refusal, e);
+    }
+    return DvdiException.internal(what + "; the change was not made (the journal is cut back to before it)", e);
   }
 
   /** Writes a new snapshot of the whole table and starts an empty journal. */
@@ -384,7 +444,7 @@ public final class StateStore implements AutoCloseable {
   private void openJournal() {
     closeJournal();
     try {
-      journal = FileChannel.open(dir.resolve(StateFiles.JOURNAL), StandardOpenOption.WRITE);
+      journal = journals.open(dir.resolve(StateFiles.JOURNAL));
     } catch (IOException e) {
       dirty = true;
       throw DvdiException.internal("cannot open dvdi state journal in " + dir + ": " + e.getMessage(), e);

@@ -17,6 +17,7 @@ import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.state.VolumeKey;
+import org.dvdi.core.testing.LongPaths;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.Settings;
@@ -280,5 +281,64 @@ class LaunchPlannerTest {
     Files.createSymbolicLink(sandbox.resolve("data"), sandbox.resolve("moved"));
     DvdiException e = assertThrows(DvdiException.class, () -> p.verifyTargets(plan));
     assertContains(e.getMessage(), "DVDI_VOLUME_CONTAINERPATH is 'data/in'", "symbolic link");
+  }
+
+  // ------------------------------------------------------------------ hole 9
+
+  static void assertOverlong(DvdiException e, String field) {
+    assertContains(e.getMessage(), field + " is 'ppp", "PATH_MAX", "... (");
+    assertTrue(e.getMessage().length() < 1000, "an error of " + e.getMessage().length() + " characters: " + e.getMessage());
+  }
+
+  @Test
+  void hole9_aRelativePathThatFitsAsGivenButNotBelowTheSandboxIsRefusedBeforeAnythingIsDone() {
+    String rel = LongPaths.relative(4095 - sandbox.toString().length());
+    assertEquals(4096, sandbox.resolve(rel).toString().length(), "one byte too many below the sandbox");
+    assertOverlong(refused(null, Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", rel)),
+        "DVDI_VOLUME_CONTAINERPATH");
+    assertFalse(Files.exists(sandbox.resolve("ppp")));
+    // One byte less fits.
+    String fits = LongPaths.relative(4095 - sandbox.toString().length() - 1);
+    assertEquals(sandbox.resolve(fits).toString(), plan(null, Map.of("DVDI_VOLUME_NAME", "a",
+        "DVDI_VOLUME_CONTAINERPATH", fits)).bindTarget(key("a")));
+  }
+
+  @Test
+  void hole9_inAnImageTheBindTargetBelowTheImagesSandboxMustFitToo() {
+    String rel = LongPaths.relative(4095 - sandbox.toString().length() - 1);
+    assertOverlong(refused(rootfs, Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", rel)),
+        "DVDI_VOLUME_CONTAINERPATH");
+    String abs = "/" + LongPaths.relative(4095 - rootfs.toString().length());
+    assertContains(refused(rootfs, Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", abs)).getMessage(),
+        "DVDI_VOLUME_CONTAINERPATH is '/ppp", "PATH_MAX");
+  }
+
+  @Test
+  void hole9_theLimitIsInBytesOfUtf8() throws IOException {
+    Path wide = Files.createDirectories(tmp.resolve("\u00e9".repeat(100)));
+    String rel = LongPaths.relative(4095 - wide.toString().length() - 1);
+    assertEquals(4095, wide.resolve(rel).toString().length(), "fits in characters");
+    VolumeRequest v = EnvRequests.parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", rel), "loop").get(0);
+    DvdiException e = assertThrows(DvdiException.class,
+        () -> planner().plan(new PrepareRequest("c1", wide, null, null, List.of(v))));
+    assertEquals(ErrorCode.INVALID_REQUEST, e.getCode(), e.getMessage());
+    assertContains(e.getMessage(), "4195 bytes", "PATH_MAX");
+  }
+
+  @Test
+  void hole9_anOverlongPathFailsThePrepareBeforeAnyProviderIsMade() throws IOException {
+    org.dvdi.core.TestDvdi t = new org.dvdi.core.TestDvdi(tmp.resolve("dvdi"));
+    try (org.dvdi.core.Dvdi d = t.open(org.dvdi.core.Dvdi.WRITER_AGENT)) {
+      Path box = tmp.resolve("dvdi/sandboxes/c1");
+      PrepareRequest req = t.request("c1", Map.of("DVDI_VOLUME_NAME", "a",
+          "DVDI_VOLUME_CONTAINERPATH", LongPaths.relative(4095 - box.toString().length())));
+      java.util.concurrent.CompletionException x = assertThrows(java.util.concurrent.CompletionException.class,
+          () -> d.manager().prepare(req).join());
+      DvdiException e = DvdiException.wrap(x.getCause(), "prepare");
+      assertEquals(ErrorCode.INVALID_REQUEST, e.getCode(), e.getMessage());
+      assertOverlong(e, "DVDI_VOLUME_CONTAINERPATH");
+      assertEquals(Map.of(), d.providers().active(), "no provider was even made");
+      assertTrue(d.state().view().containers().isEmpty(), "nothing was recorded");
+    }
   }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.dvdi.core.testing.LongPaths;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.junit.jupiter.api.Test;
@@ -219,5 +220,32 @@ class EnvRequestsTest {
     assertEquals("y".repeat(200) + "... (10000 characters)", Grammar.printable("y".repeat(10_000)));
     // A character of two UTF-16 units is never cut in half.
     assertEquals("y".repeat(199) + "\ud83d\ude00... (203 characters)", Grammar.printable("y".repeat(199) + "\ud83d\ude00xx"));
+  }
+
+  @Test
+  void hole9_aContainerPathComponentOverNameMaxIsRefusedNamingTheFieldAndTheRule() {
+    String longest = "d/" + "c".repeat(255);
+    assertEquals(longest, parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", longest)).get(0).containerPath());
+    String path = "d/" + "c".repeat(256) + "/e";
+    DvdiException e = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH3", path, "DVDI_VOLUME_NAME3", "b"));
+    assertSafeToLog(e.getMessage());
+    assertTrue(e.getMessage().startsWith("DVDI_VOLUME_CONTAINERPATH3 is 'd/ccc"), e.getMessage());
+    assertTrue(e.getMessage().contains("... (260 characters)"), "the value is cut: " + e.getMessage());
+    assertTrue(e.getMessage().contains("component 2") && e.getMessage().contains("256 bytes")
+        && e.getMessage().contains("NAME_MAX"), e.getMessage());
+  }
+
+  @Test
+  void hole9_aContainerPathOverPathMaxIsRefusedNamingTheFieldAndTheRule() {
+    // PATH_MAX (4096) counts the terminating NUL: the kernel takes paths of at most 4095 bytes.
+    String longest = "/data/" + LongPaths.relative(4095 - 6);
+    assertEquals(longest, parse(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", longest)).get(0).containerPath());
+    for (String path : List.of(longest + "p", "/data/" + LongPaths.relative(8000))) {
+      DvdiException e = rejected(Map.of("DVDI_VOLUME_NAME", "a", "DVDI_VOLUME_CONTAINERPATH", path));
+      assertSafeToLog(e.getMessage());
+      assertTrue(e.getMessage().startsWith("DVDI_VOLUME_CONTAINERPATH is '/data/ppp"), e.getMessage());
+      assertTrue(e.getMessage().contains("... (" + path.length() + " characters)"), "the value is cut: " + e.getMessage());
+      assertTrue(e.getMessage().contains(path.length() + " bytes") && e.getMessage().contains("PATH_MAX"), e.getMessage());
+    }
   }
 }

@@ -6,8 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 import org.dvdi.core.json.Json;
+import org.dvdi.core.testing.LongPaths;
 import org.dvdi.spi.DvdiException;
+import org.dvdi.spi.ErrorCode;
 import org.junit.jupiter.api.Test;
 
 /** ContainerConfig as the Mesos adapter sends it (JSON of mesos.proto), for both request styles. */
@@ -99,5 +102,38 @@ class MesosRequestsTest {
         "loop"));
     assertTrue(e.getMessage().startsWith("container_info.volumes[0].source.docker_volume.driver_options option 'size' is '5\\x0a\\x1b'"),
         e.getMessage());
+  }
+
+  @Test
+  void hole9_anOverlongDockerVolumeContainerPathIsRefusedNamingItsField() {
+    for (String path : List.of("d/" + "c".repeat(256), "/data/" + LongPaths.relative(4090))) {
+      DvdiException e = assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'c'}"), json(
+          "{'container_info':{'volumes':[{'container_path':'" + path + "','source':{'type':'DOCKER_VOLUME',"
+              + "'docker_volume':{'driver':'loop','name':'b'}}}]}}"), "loop"));
+      assertEquals(ErrorCode.INVALID_REQUEST, e.getCode());
+      EnvRequestsTest.assertSafeToLog(e.getMessage());
+      assertTrue(e.getMessage().startsWith("container_info.volumes[0].container_path is '"), e.getMessage());
+      assertTrue(e.getMessage().contains(path.length() > 300 ? "PATH_MAX" : "NAME_MAX"), e.getMessage());
+    }
+  }
+
+  @Test
+  void hole11b_aNestedIdNeverCollidesWithATopLevelOne() {
+    // Mesos prints a nested ContainerID "parent.child", and refuses '.' inside a value for that
+    // reason (slave/validation.cpp, validateContainerId): dvdi joins them the same way, so its ids
+    // are the ones in the agent's log, and holds values to the same rule.
+    assertEquals("a.b", MesosRequests.containerId(json("{'value':'b','parent':{'value':'a'}}"), "container_id"));
+    assertEquals("a.b.c", MesosRequests.containerId(json("{'value':'c','parent':{'value':'b','parent':{'value':'a'}}}"),
+        "container_id"));
+    DvdiException top = assertThrows(DvdiException.class,
+        () -> MesosRequests.containerId(json("{'value':'a.b'}"), "container_id"));
+    assertEquals(ErrorCode.INVALID_REQUEST, top.getCode());
+    assertTrue(top.getMessage().startsWith("container_id.value is 'a.b'") && top.getMessage().contains("'.'"),
+        top.getMessage());
+    DvdiException parent = assertThrows(DvdiException.class,
+        () -> MesosRequests.containerId(json("{'value':'c','parent':{'value':'a.b'}}"), "states[].container_id"));
+    assertTrue(parent.getMessage().startsWith("states[].container_id.parent.value is 'a.b'"), parent.getMessage());
+    assertThrows(DvdiException.class, () -> MesosRequests.parse(json("{'value':'b.c','parent':{'value':'a'}}"),
+        json("{}"), "loop"), "a prepare builds its id with the same function");
   }
 }

@@ -472,4 +472,60 @@ class StateStoreTest {
       Files.write(p, original);
     }
   }
+
+  static final VolumeKey A = new VolumeKey("loop", "a");
+  static final VolumeKey B = new VolumeKey("loop", "b");
+  static final VolumeKey C = new VolumeKey("loop", "c");
+
+  @Test
+  void hole11a_aChangeWhoseFdatasyncFailedIsReportedFailedAndNeverReplays() throws Exception {
+    FailingJournal disk = new FailingJournal();
+    Path j = dir.resolve(StateFiles.JOURNAL);
+    DvdiException e;
+    try (StateStore s = StateStore.open(dir, "agent", T, disk)) {
+      put(s, "a");
+      long before = Files.size(j);
+      disk.failForces = 1;
+      e = assertThrows(DvdiException.class, () -> put(s, "b"));
+      assertEquals(ErrorCode.INTERNAL, e.getCode());
+      assertFalse(s.view().volumes().containsKey(B));
+      assertFalse(s.freshView().volumes().containsKey(B), "not even after a re-read");
+      assertEquals(before, Files.size(j), "the record is cut off the journal again");
+      put(s, "c");
+    }
+    try (StateStore s = StateStore.open(dir, "agent", T)) {
+      assertEquals(Set.of(A, C), s.view().volumes().keySet(), "the change reported as failed never takes effect");
+      assertTrue(s.repairs().isEmpty(), s.repairs().toString());
+    }
+    assertTrue(e.getMessage().contains(j.toString()) && e.getMessage().contains("injected fdatasync failure")
+        && e.getMessage().contains("not made"), e.getMessage());
+  }
+
+  @Test
+  void hole11a_whenTheJournalCannotBeCutBackTheStoreRefusesEveryChangeAfter() throws Exception {
+    FailingJournal disk = new FailingJournal();
+    try (StateStore s = StateStore.open(dir, "agent", T, disk)) {
+      put(s, "a");
+      disk.failForces = 1;
+      disk.failTruncates = 1;
+      DvdiException e = assertThrows(DvdiException.class, () -> put(s, "b"));
+      assertEquals(ErrorCode.INTERNAL, e.getCode());
+      // The disk works again, but whether "b" is in the journal is unknown: nothing more is decided on it.
+      int forces = disk.forces;
+      DvdiException after = assertThrows(DvdiException.class, () -> put(s, "c"));
+      assertEquals(ErrorCode.INTERNAL, after.getCode());
+      assertThrows(DvdiException.class, s::freshView, "no decision on a table re-read from that journal either");
+      assertEquals(forces, disk.forces, "nothing more was written");
+      assertEquals(Set.of(A), s.view().volumes().keySet(), "what this process acknowledged");
+      assertTrue(e.getMessage().contains("injected fdatasync failure") && e.getMessage().contains("injected truncate failure")
+          && e.getMessage().contains("refuses"), e.getMessage());
+      assertTrue(after.getMessage().contains("refuses") && after.getMessage().contains("restart"), after.getMessage());
+    }
+    try (StateStore s = StateStore.open(dir, "agent", T)) {
+      // As after a crash at that moment: the record is there whole (it was written) and is read.
+      assertTrue(s.view().volumes().containsKey(A));
+      assertFalse(s.view().volumes().containsKey(C));
+      put(s, "c");
+    }
+  }
 }
