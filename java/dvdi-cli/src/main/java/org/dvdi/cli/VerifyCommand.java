@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.engine.ProcessOwner;
 import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.StateView;
@@ -62,7 +63,7 @@ final class VerifyCommand implements Callable<Integer> {
       if (vol.getStatus() == VolumeStatus.RELEASING && !vol.getLastError().isEmpty()) {
         drift.add(new Drift(subject, "release failed at " + Main.time(vol.getLastErrorMs()) + ": " + vol.getLastError()
             + "; retried by the agent, or now with `dvdi release " + key + "`"));
-      } else if (vol.getStatus() != VolumeStatus.MOUNTED && !ownerAlive(vol.getOpOwner(), boot)) {
+      } else if (vol.getStatus() != VolumeStatus.MOUNTED && !ProcessOwner.alive(vol.getOpOwner(), boot)) {
         drift.add(new Drift(subject, vol.getStatus().name().toLowerCase() + " was interrupted (its process "
             + vol.getOpOwner() + " is gone); the agent's recovery finishes or undoes it"));
       }
@@ -135,17 +136,5 @@ final class VerifyCommand implements Callable<Integer> {
       Output.table(out, List.of("SUBJECT", "DRIFT"), rows, main.noHeaders);
     }
     return drift.isEmpty() ? ExitCodes.OK : ExitCodes.DRIFT;
-  }
-
-  static boolean ownerAlive(String owner, String boot) {
-    String[] o = owner.split(":");
-    if (o.length != 3 || !o[2].equals(boot)) {
-      return false;
-    }
-    try {
-      return ProcessHandle.of(Long.parseLong(o[1])).map(ProcessHandle::isAlive).orElse(false);
-    } catch (NumberFormatException e) {
-      return false;
-    }
   }
 }

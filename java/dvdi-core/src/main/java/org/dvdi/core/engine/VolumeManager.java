@@ -95,7 +95,7 @@ public final class VolumeManager implements AutoCloseable {
     this.providers = providers;
     this.commands = commands;
     this.bootId = HostInfo.bootId();
-    this.owner = writer + ":" + ProcessHandle.current().pid() + ":" + bootId;
+    this.owner = ProcessOwner.of(writer, ProcessHandle.current(), bootId);
     this.control = new ThreadPoolExecutor(CONTROL_THREADS, CONTROL_THREADS, 60, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), ProviderCalls.daemon("dvdi-control"));
     this.control.allowCoreThreadTimeOut(true);
@@ -137,17 +137,9 @@ public final class VolumeManager implements AutoCloseable {
     return new Actor(owner, bootId, System.currentTimeMillis(), VolumeManager::ownerAlive);
   }
 
-  /** An intent owner ({@code <writer>:<pid>:<boot id>}) whose process still runs. */
+  /** An intent owner whose process still runs; see {@link ProcessOwner}. */
   static boolean ownerAlive(String owner) {
-    String[] o = owner.split(":");
-    if (o.length != 3 || !o[2].equals(HostInfo.bootId())) {
-      return false;
-    }
-    try {
-      return ProcessHandle.of(Long.parseLong(o[1])).map(ProcessHandle::isAlive).orElse(false);
-    } catch (NumberFormatException e) {
-      return false;
-    }
+    return ProcessOwner.alive(owner);
   }
 
   /** What the kernel says of a volume: whether it is mounted (see {@link KernelTruth}). */
