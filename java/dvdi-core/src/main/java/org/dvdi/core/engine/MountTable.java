@@ -118,9 +118,11 @@ public final class MountTable {
    * Every volume of a PREPARING container is held: it is READY; returns the host paths to bind.
    * Fails with VOLUME_BUSY when the container no longer holds one of them, or one is no longer
    * mounted (an operator's {@code release --force} while it was being prepared): then the
-   * prepare is rolled back, never handed a path that is not its volume.
+   * prepare is rolled back, never handed a path that is not its volume. The kernel is asked
+   * again here, right before the paths are handed out: a volume found mounted early in a
+   * multi-volume prepare may have been lost while another attached for minutes.
    */
-  public static Map<VolumeKey, String> prepared(StateView view, Changes ch, String cid) {
+  public static Map<VolumeKey, String> prepared(StateView view, Changes ch, String cid, Predicate<Volume> kernelHas) {
     Container c = view.container(cid);
     if (c == null) {
       throw DvdiException.busy("container " + cid + " was cleaned up while it was being prepared");
@@ -132,6 +134,11 @@ public final class MountTable {
       if (!u.getAcquired() || v == null || v.getStatus() != VolumeStatus.MOUNTED) {
         throw DvdiException.busy("volume " + k + " was released while container " + cid + " was being prepared "
             + "(an operator's release --force?); the prepare is rolled back");
+      }
+      if (!kernelHas.test(v)) {
+        throw DvdiException.provider("volume " + k + " is not mounted at " + v.getHostPath() + " any more (the kernel "
+            + "lost it while container " + cid + " was being prepared); the prepare is rolled back, and the next one "
+            + "mounts it again");
       }
       hostPaths.put(k, v.getHostPath());
     }

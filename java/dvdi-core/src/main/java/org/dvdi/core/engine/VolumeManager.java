@@ -252,7 +252,8 @@ public final class VolumeManager implements AutoCloseable {
       if (err == null) {
         try {
           planner.createTargets(plan);
-          Map<VolumeKey, String> hostPaths = state.mutate((view, ch) -> MountTable.prepared(view, ch, cid));
+          Predicate<Volume> kernelNow = kernelHas();
+          Map<VolumeKey, String> hostPaths = state.mutate((view, ch) -> MountTable.prepared(view, ch, cid, kernelNow));
           CrashPoints.reached("prepare.ready");
           return CompletableFuture.completedFuture(result(req, targets, hostPaths, false));
         } catch (RuntimeException e) {

@@ -127,6 +127,29 @@ class EngineSafetyRootTest {
     assertFalse(attachedFrom("pool"));
   }
 
+  /**
+   * Issue 13, hole 6: a volume found mounted early in a multi-volume prepare can be lost while
+   * another volume attaches for a long time; its host path is checked again right before the
+   * paths are handed out, and the prepare fails (rolled back) instead of binding a bare
+   * directory of the agent's disk into the container.
+   */
+  @Test
+  void hole6_aVolumeLostWhileAnotherAttachesIsNotHandedOut() throws Exception {
+    t.settings.put("providers.hangloop.delay", "attach:2500");
+    open();
+    VolumeManager m = dvdi.manager();
+    Path fast = Path.of(m.prepare(t.request("c1", Map.of("DVDI_VOLUME_NAME", "fast"))).join().volumes().get(0).hostPath());
+    CompletableFuture<Results.PrepareResult> f = m.prepare(t.request("c2", Map.of("DVDI_VOLUME_NAME", "fast",
+        "DVDI_VOLUME_NAME1", "slow", "DVDI_VOLUME_DRIVER1", "hangloop")));
+    waitFor(Duration.ofSeconds(10), () -> HangingLoopFactory.inFlight.getOrDefault("attach", new java.util.concurrent.atomic.AtomicInteger()).get() > 0);
+    assertEquals(0, new ProcessBuilder("umount", fast.toString()).inheritIO().start().waitFor());
+    java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+        () -> f.get(20, TimeUnit.SECONDS), () -> "handed out " + fast + ", mounted: " + KernelMounts.read().isMountPoint(fast));
+    DvdiException d = failure(e.getCause());
+    assertTrue(d.getMessage().contains("loop/fast") && d.getMessage().contains("not mounted"), d.toString());
+    assertEquals(null, dvdi.state().freshView().container("c2"), "rolled back");
+  }
+
   @Test
   void finding3_anAttachPastItsDeadlineIsUndoneWhenItEndsNotForgotten() throws Exception {
     t.settings.put("timeout.attach", "300ms");

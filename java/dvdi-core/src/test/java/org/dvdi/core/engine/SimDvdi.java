@@ -209,7 +209,7 @@ final class SimDvdi {
       Throwable failed = err;
       if (failed == null) {
         try {
-          out.complete(mutate((view, ch) -> MountTable.prepared(view, ch, cid)));
+          out.complete(mutate((view, ch) -> MountTable.prepared(view, ch, cid, kernelHas())));
           return;
         } catch (RuntimeException e) {
           failed = e;

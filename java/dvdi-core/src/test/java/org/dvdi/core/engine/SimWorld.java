@@ -148,9 +148,6 @@ final class SimWorld implements SimDvdi.World {
         return;
       }
       for (Map.Entry<VolumeKey, String> p : paths.entrySet()) {
-        if (!host.losses.getOrDefault(p.getKey(), 0).equals(lossesBefore.getOrDefault(p.getKey(), 0))) {
-          continue; // someone unmounted it while the prepare ran: a race dvdi cannot close
-        }
         check(SimHost.device(p.getKey()).equals(host.mounts.get(p.getValue())), "prepare of " + cid + " hands "
             + p.getValue() + " (" + p.getKey() + ") to the container, but the kernel has "
             + host.mounts.get(p.getValue()) + " there: the container is bound to an unmounted path");
