@@ -38,7 +38,7 @@ final class MountsCommand implements Callable<Integer> {
         vols.add(Json.volume(vol, v));
       }
       ArrayNode untracked = root.putArray("untracked");
-      for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v)) {
+      for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v).keySet()) {
         ObjectNode u = untracked.addObject();
         u.put("driver", k.driver());
         u.put("name", k.name());
@@ -54,7 +54,7 @@ final class MountsCommand implements Callable<Integer> {
       rows.add(List.of(vol.getDriver(), vol.getName(), Json.status(vol), dash(vol.getHostPath()), dash(vol.getDevice()),
           Integer.toString(users.size()), users.isEmpty() ? "-" : String.join(",", users), Main.time(vol.getSinceMs())));
     }
-    for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v)) {
+    for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v).keySet()) {
       rows.add(List.of(k.driver(), k.name(), UNTRACKED, c.mountRoot().resolve(k.driver()).resolve(k.name()).toString(), "-", "-",
           "-", "-"));
     }

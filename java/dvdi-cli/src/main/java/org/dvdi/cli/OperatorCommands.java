@@ -1,8 +1,8 @@
 package org.dvdi.cli;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.dvdi.core.Dvdi;
-import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.engine.Results;
@@ -74,15 +74,20 @@ final class OperatorCommands {
       try (Dvdi d = main.openForChange(c)) {
         Results.CleanupResult r = d.manager().operatorUnmount(key).join();
         if (!r.known()) {
-          main.spec.commandLine().getErr().println("dvdi VOLUME_NOT_FOUND: " + key + " is not mounted by an operator");
+          boolean tracked = d.state().view().volume(key) != null;
+          main.spec.commandLine().getErr().println("dvdi VOLUME_NOT_FOUND: " + key + " is not mounted by an operator"
+              + (tracked ? " (dvdi's state has the volume but no container " + r.containerId() + "); `dvdi release " + key
+                  + "` releases it when no container uses it" : ""));
           return ExitCodes.ERROR;
         }
         if (!r.failures().isEmpty()) {
           main.spec.commandLine().getErr().println("dvdi PROVIDER_FAILURE: " + String.join("; ", r.failures()));
           return ExitCodes.ERROR;
         }
-        main.spec.commandLine().getOut().println(r.released().isEmpty() ? "unmounted " + key + " (still used by containers)"
-            : "unmounted and released " + key);
+        List<String> users = d.state().view().users(key);
+        main.spec.commandLine().getOut().println(!r.released().isEmpty() ? "unmounted and released " + key
+            : users.isEmpty() ? "unmounted " + key + " (the volume was not mounted)"
+            : "unmounted " + key + " (still used by " + String.join(", ", users) + ")");
       }
       return ExitCodes.OK;
     }

@@ -11,11 +11,11 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * Releases an orphaned volume safely: unmount and detach, through the state lock the agent
- * respects; also a mount state lost, and, when state is refused (a newer dvdi wrote it), without
- * touching state.
+ * respects; also a mount state lost (adopted into state first, as the agent's recovery adopts
+ * it), and, when state is refused (a newer dvdi wrote it), without touching state.
  */
-@Command(name = "release", description = "Unmount and detach a volume no container uses (orphaned, adopted, failed "
-    + "to release); refused while containers use it, unless --force.")
+@Command(name = "release", description = "Unmount and detach a volume no container uses (orphaned, adopted, untracked, "
+    + "failed to release); refused while containers use it, unless --force.")
 final class ReleaseCommand implements Callable<Integer> {
   @ParentCommand
   Main main;

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.engine.OperatorActions;
 import org.dvdi.core.engine.ProcessOwner;
 import org.dvdi.core.engine.ProviderRegistry;
 import org.dvdi.core.state.StateStore;
@@ -102,12 +103,9 @@ final class VerifyCommand implements Callable<Integer> {
         }
       }
     }
-    for (KernelMounts.Mount m : kernel.under(c.mountRoot())) {
-      Path rel = c.mountRoot().relativize(Path.of(m.mountPoint()));
-      if (rel.getNameCount() == 2 && v.volume(new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString())) == null) {
-        drift.add(new Drift(m.mountPoint(), "mounted (" + m.source() + ") but not in dvdi's state; the agent's recovery adopts it"));
-      }
-    }
+    OperatorActions.untracked(c.mountRoot(), v).forEach((key, m) -> drift.add(new Drift(m.mountPoint(), "mounted ("
+        + m.source() + ") but not in dvdi's state (untracked); `dvdi release " + key + "` releases it (refused while "
+        + "it is in use), or the agent's recovery adopts it")));
     for (Container ctr : v.containers().values()) {
       for (VolumeUse u : ctr.getUsesList()) {
         if (u.getAcquired() && v.volume(VolumeKey.of(u)) == null) {

@@ -104,6 +104,10 @@ class CliRootTest {
 
   @Test
   void releaseIsRefusedWhileUsedAndWorksOnOrphans() throws Exception {
+    CliRun notOperators = cli("unmount", "loop/web");
+    assertEquals(ExitCodes.ERROR, notOperators.code());
+    assertEquals("dvdi VOLUME_NOT_FOUND: loop/web is not mounted by an operator (dvdi's state has the volume but no "
+        + "container operator:loop/web); `dvdi release loop/web` releases it when no container uses it\n", notOperators.err());
     CliRun busy = cli("release", "loop/web");
     assertEquals(ExitCodes.ERROR, busy.code());
     assertTrue(busy.err().startsWith("dvdi VOLUME_BUSY: volume loop/web is used by [c1, c2]"), busy.err());
@@ -118,6 +122,10 @@ class CliRootTest {
 
   @Test
   void operatorMountUnmountCreateRemoveAndVolumes() throws Exception {
+    assertEquals(0, cli("mount", "loop/web").code());
+    CliRun shared = cli("unmount", "loop/web");
+    assertEquals(0, shared.code(), shared.err());
+    assertEquals("unmounted loop/web (still used by c1, c2)\n", shared.out());
     CliRun created = cli("create", "loop/spare", "-O", "size=48MiB");
     assertEquals(0, created.code(), created.err());
     JsonNode vols = cli("-o", "json", "volumes").json();

@@ -4,7 +4,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.Optional;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.spi.host.KernelMounts;
@@ -98,8 +99,19 @@ final class KernelTruth {
     };
   }
 
-  /** The mount at {@code <mount root>/<driver>/<name>} that state does not know, as a record's host path and device. */
-  static Optional<KernelMounts.Mount> untracked(Path mountRoot, VolumeKey key) {
-    return KernelMounts.read().at(mountRoot.resolve(key.driver()).resolve(key.name()));
+  /**
+   * The mounts at {@code <mount root>/<driver>/<name>}, by volume, whether state knows them or
+   * not: the places block providers mount volumes at. Where several are stacked at one place,
+   * the first the kernel lists.
+   */
+  static Map<VolumeKey, KernelMounts.Mount> volumeMounts(Path mountRoot) {
+    Map<VolumeKey, KernelMounts.Mount> out = new LinkedHashMap<>();
+    for (KernelMounts.Mount mt : KernelMounts.read().under(mountRoot)) {
+      Path rel = mountRoot.relativize(Path.of(mt.mountPoint()));
+      if (rel.getNameCount() == 2) {
+        out.putIfAbsent(new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString()), mt);
+      }
+    }
+    return out;
   }
 }

@@ -261,21 +261,15 @@ public final class MountTable {
 
   /**
    * An operator's release ({@code dvdi release}): also of pinned (adopted) volumes and failed
-   * releases, and of a mount under the mount root that state does not know ({@code untracked},
-   * found in the kernel's table; null when there is none). With users it fails with
-   * VOLUME_BUSY naming them, unless {@code force}, which drops their references first.
+   * releases (a mount under the mount root that state did not know is adopted first, as
+   * recovery adopts it). With users it fails with VOLUME_BUSY naming them, unless
+   * {@code force}, which drops their references first.
    */
-  public static Volume beginOperatorRelease(StateView view, Changes ch, VolumeKey key, boolean force, Volume untracked,
-      Actor a) {
+  public static Volume beginOperatorRelease(StateView view, Changes ch, VolumeKey key, boolean force, Actor a) {
     Volume cur = view.volume(key);
     if (cur == null) {
-      if (untracked == null) {
-        throw DvdiException.notFound("volume " + key + " is not in the mount table, and nothing is mounted at its "
-            + "place under the mount root");
-      }
-      Volume rel = releasing(untracked, a);
-      ch.putVolume(rel);
-      return rel;
+      throw DvdiException.notFound("volume " + key + " is not in the mount table, and nothing is mounted at its "
+          + "place under the mount root");
     }
     List<String> users = view.users(key);
     if (!users.isEmpty() && !force) {
@@ -338,14 +332,9 @@ public final class MountTable {
     if (view.volume(key) != null) {
       return false;
     }
-    ch.putVolume(untracked(key, hostPath, device, a).toBuilder().setPinned(true).build());
+    ch.putVolume(Volume.newBuilder().setDriver(key.driver()).setName(key.name()).setStatus(VolumeStatus.MOUNTED)
+        .setHostPath(hostPath).setDevice(device).setBootId(a.bootId()).setSinceMs(a.nowMs()).setPinned(true).build());
     return true;
-  }
-
-  /** A MOUNTED record for a mount found in the kernel's table but not in state. */
-  public static Volume untracked(VolumeKey key, String hostPath, String device, Actor a) {
-    return Volume.newBuilder().setDriver(key.driver()).setName(key.name()).setStatus(VolumeStatus.MOUNTED)
-        .setHostPath(hostPath).setDevice(device).setBootId(a.bootId()).setSinceMs(a.nowMs()).build();
   }
 
   // ------------------------------------------------------------------ records

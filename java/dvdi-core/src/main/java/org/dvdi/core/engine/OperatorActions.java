@@ -1,10 +1,10 @@
 package org.dvdi.core.engine;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.logging.Logger;
 import org.dvdi.core.engine.ProviderCalls.Op;
 import org.dvdi.core.engine.Results.CleanupResult;
 import org.dvdi.core.engine.Results.PrepareResult;
@@ -25,9 +25,12 @@ import org.dvdi.spi.host.KernelMounts;
  * What an operator does with the CLI ({@code dvdi mount}, {@code unmount}, {@code release}),
  * on the engine's own steps and lanes: an operator's mount is the pseudo-container
  * {@code operator:<driver>/<name>}; a release also frees what state lost (a mount under the
- * mount root that state does not know), after checking that nobody uses it.
+ * mount root that state does not know): adopted first, as recovery adopts it, then released
+ * by the same step and checks as any volume.
  */
 public final class OperatorActions {
+  private static final Logger LOG = Logger.getLogger(OperatorActions.class.getName());
+
   private final VolumeManager m;
 
   OperatorActions(VolumeManager m) {
@@ -41,52 +44,51 @@ public final class OperatorActions {
   }
 
   /**
-   * Drops an operator's mount. When state does not know it (lost, damaged) but the volume is
-   * mounted at its place under the mount root and nobody holds it, it is released.
+   * Drops an operator's mount. A volume that state lost (its records were lost: damage, an
+   * operator's rm) but that is mounted at its place under the mount root, or that was adopted
+   * (pinned: kept only for an operator), is then released as {@link #release} releases it,
+   * unless a container still holds it.
    */
   CompletableFuture<CleanupResult> unmount(VolumeKey key) {
     String cid = MountTable.OPERATOR_PREFIX + key;
     return m.cleanup(cid).thenCompose(r -> {
-      if (r.known() || m.state.freshView().volume(key) != null || KernelTruth.untracked(m.config.mountRoot(), key).isEmpty()) {
+      StateView view = m.state.freshView();
+      Volume v = view.volume(key);
+      boolean lost = v == null ? KernelTruth.volumeMounts(m.config.mountRoot()).containsKey(key) : v.getPinned();
+      if (!lost || !view.users(key).isEmpty()) {
         return CompletableFuture.completedFuture(r);
       }
-      return release(key, false).thenApply(x -> new CleanupResult(cid, true, List.of(key), List.of()));
+      return release(key, false).thenApply(x -> new CleanupResult(cid, true, List.of(key), r.failures()));
     });
   }
 
   /**
    * Releases a volume no container uses: unmount and detach, also for pinned (adopted)
-   * volumes, failed releases, and mounts state does not know. With users it fails with
-   * VOLUME_BUSY naming them, unless {@code force}, which drops their references first.
+   * volumes and failed releases. A mount at the volume's place under the mount root that state
+   * does not know is first adopted into state as recovery adopts it, then released by the same
+   * step. With users it fails with VOLUME_BUSY naming them, unless {@code force}, which drops
+   * their references first; a mount still in use fails the unmount with VOLUME_BUSY, and the
+   * release is kept for the retry loop, as every failed release.
    */
   CompletableFuture<Void> release(VolumeKey key, boolean force) {
     return m.lanes.submit(key, () -> {
-      Volume untracked = null;
-      if (m.state.freshView().volume(key) == null) {
-        Optional<KernelMounts.Mount> mt = KernelTruth.untracked(m.config.mountRoot(), key);
-        if (mt.isPresent()) {
-          untracked = MountTable.untracked(key, mt.get().mountPoint(), mt.get().source(), m.actor());
-        }
+      if (m.state.freshView().volume(key) == null && !Recovery.adopt(m, key::equals).isEmpty()) {
+        LOG.warning("adopted " + key + ": mounted under " + m.config.mountRoot() + " but not in dvdi state; released now "
+            + "at an operator's request");
       }
-      Volume u = untracked;
-      Volume rel = m.state.mutate((view, ch) -> MountTable.beginOperatorRelease(view, ch, key, force, u, m.actor()));
+      Volume rel = m.state.mutate((view, ch) -> MountTable.beginOperatorRelease(view, ch, key, force, m.actor()));
       m.steps.release(key, rel, new Op<>());
       return null;
     });
   }
 
-  /** Mounts at {@code <mount root>/<driver>/<name>} that {@code view} does not know. */
-  public static List<VolumeKey> untracked(Path mountRoot, StateView view) {
-    List<VolumeKey> out = new ArrayList<>();
-    for (KernelMounts.Mount mt : KernelMounts.read().under(mountRoot)) {
-      Path rel = mountRoot.relativize(Path.of(mt.mountPoint()));
-      if (rel.getNameCount() == 2) {
-        VolumeKey key = new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString());
-        if (view.volume(key) == null && !out.contains(key)) {
-          out.add(key);
-        }
-      }
-    }
+  /**
+   * The mounts at {@code <mount root>/<driver>/<name>} that {@code view} does not know, by
+   * volume: what recovery would adopt, and what {@link #release} adopts and releases.
+   */
+  public static Map<VolumeKey, KernelMounts.Mount> untracked(Path mountRoot, StateView view) {
+    Map<VolumeKey, KernelMounts.Mount> out = KernelTruth.volumeMounts(mountRoot);
+    out.keySet().removeIf(key -> view.volume(key) != null);
     return out;
   }
 
@@ -97,13 +99,12 @@ public final class OperatorActions {
    * in any mount namespace, is not detached).
    */
   public static void releaseWithoutState(DvdiConfig config, ProviderRegistry providers, VolumeKey key) {
-    Optional<KernelMounts.Mount> mt = KernelTruth.untracked(config.mountRoot(), key);
-    if (mt.isEmpty()) {
+    KernelMounts.Mount mt = KernelTruth.volumeMounts(config.mountRoot()).get(key);
+    if (mt == null) {
       throw DvdiException.notFound("nothing is mounted at " + config.mountRoot().resolve(key.driver()).resolve(key.name()));
     }
     VolumeProvider p = providers.get(key.driver());
-    VolumeHandle h = new VolumeHandle(key.name(), VolumeOptions.EMPTY, mt.get().mountPoint(), mt.get().source(),
-        java.util.Map.of());
+    VolumeHandle h = new VolumeHandle(key.name(), VolumeOptions.EMPTY, mt.mountPoint(), mt.source(), Map.of());
     try (ProviderCalls calls = new ProviderCalls(config, new Metrics())) {
       Op<Void> op = new Op<>();
       calls.call(p, Step.UNMOUNT, "unmount " + key, op, ctx -> {

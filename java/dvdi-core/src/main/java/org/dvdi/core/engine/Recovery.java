@@ -1,6 +1,5 @@
 package org.dvdi.core.engine;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -102,7 +101,11 @@ final class Recovery {
       w.join();
     }
     CrashPoints.reached("recover.volumes-reconciled");
-    List<VolumeKey> adopted = adopt();
+    List<VolumeKey> adopted = adopt(m, key -> true);
+    for (VolumeKey key : adopted) {
+      LOG.warning("adopted " + key + ": mounted under " + m.config.mountRoot() + " but not in dvdi state; kept until an "
+          + "operator runs `dvdi release " + key + "`");
+    }
     if (m.state.damaged()) {
       problems.add("dvdi state was damaged (" + m.state.repairs().size() + " repairs above): volumes were reconciled "
           + "with the kernel's mount table (mounted again for live containers, released when unused, adopted when "
@@ -129,34 +132,28 @@ final class Recovery {
     return out;
   }
 
-  /** Mounts under {@code <mount root>/<driver>/<name>} that state does not know: kept, pinned. */
-  private List<VolumeKey> adopt() {
-    Path root = m.config.mountRoot();
-    List<KernelMounts.Mount> found = new ArrayList<>();
-    for (KernelMounts.Mount mt : KernelMounts.read().under(root)) {
-      if (root.relativize(Path.of(mt.mountPoint())).getNameCount() == 2) {
-        found.add(mt);
-      }
-    }
+  /**
+   * Adopts the mounts at {@code <mount root>/<driver>/<name>} that state does not know (state
+   * lost or damaged) and {@code which} selects: each is written as a MOUNTED volume, pinned
+   * (kept until an operator's {@code dvdi release}). Returns the volumes adopted. Recovery
+   * adopts every such mount; an operator's release adopts the one it is about to release, so
+   * that its release is the normal one, with its intent written first.
+   */
+  static List<VolumeKey> adopt(VolumeManager m, Predicate<VolumeKey> which) {
+    Map<VolumeKey, KernelMounts.Mount> found = KernelTruth.volumeMounts(m.config.mountRoot());
+    found.keySet().removeIf(which.negate());
     if (found.isEmpty()) {
       return List.of();
     }
-    List<VolumeKey> adopted = m.state.mutate((view, ch) -> {
+    return m.state.mutate((view, ch) -> {
       List<VolumeKey> out = new ArrayList<>();
-      for (KernelMounts.Mount mt : found) {
-        Path rel = root.relativize(Path.of(mt.mountPoint()));
-        VolumeKey key = new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString());
-        if (!out.contains(key) && MountTable.adopt(view, ch, key, mt.mountPoint(), mt.source(), m.actor())) {
+      found.forEach((key, mt) -> {
+        if (MountTable.adopt(view, ch, key, mt.mountPoint(), mt.source(), m.actor())) {
           out.add(key);
         }
-      }
+      });
       return out;
     });
-    for (VolumeKey key : adopted) {
-      LOG.warning("adopted " + key + ": mounted under " + root + " but not in dvdi state; kept until an operator runs "
-          + "`dvdi release " + key + "`");
-    }
-    return adopted;
   }
 
   /** For the reaper and tests: volumes whose step is in flight. */

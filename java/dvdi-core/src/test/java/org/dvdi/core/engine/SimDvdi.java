@@ -459,23 +459,26 @@ final class SimDvdi {
       }
     }
     CompletableFuture.allOf(work.toArray(CompletableFuture<?>[]::new)).whenComplete((x, e) -> w.scheduler().control(this, () -> {
-      adopt();
+      adopt(key -> true);
       reaperStarted = true;
       out.complete(null);
     }));
   }
 
   /** Recovery.adopt, on the simulated kernel's mounts under the mount root. */
-  private void adopt() {
+  private void adopt(Predicate<VolumeKey> which) {
     Map<VolumeKey, String[]> found = new LinkedHashMap<>();
     w.host().mounts.forEach((path, dev) -> {
       if (path.startsWith(SimHost.MOUNT_ROOT + "/")) {
         String[] p = path.substring(SimHost.MOUNT_ROOT.length() + 1).split("/");
-        if (p.length == 2) {
-          found.put(new VolumeKey(p[0], p[1]), new String[] {path, dev});
+        if (p.length == 2 && which.test(new VolumeKey(p[0], p[1]))) {
+          found.putIfAbsent(new VolumeKey(p[0], p[1]), new String[] {path, dev});
         }
       }
     });
+    if (found.isEmpty()) {
+      return;
+    }
     mutate((view, ch) -> {
       found.forEach((key, m) -> MountTable.adopt(view, ch, key, m[0], m[1], actor()));
       return null;
@@ -526,7 +529,10 @@ final class SimDvdi {
   CompletableFuture<Boolean> operatorUnmount(VolumeKey key) {
     String cid = MountTable.OPERATOR_PREFIX + key;
     return cleanup(cid).thenCompose(known -> {
-      if (known || w.state().view().volume(key) != null || !w.host().mounted(key)) {
+      StateView view = w.state().view();
+      Volume v = view.volume(key);
+      boolean lost = v == null ? w.host().mounted(key) : v.getPinned();
+      if (!lost || !view.users(key).isEmpty()) {
         return CompletableFuture.completedFuture(known);
       }
       return operatorRelease(key, false).thenApply(x -> true);
@@ -536,13 +542,10 @@ final class SimDvdi {
   /** OperatorActions.release. */
   CompletableFuture<Void> operatorRelease(VolumeKey key, boolean force) {
     return w.scheduler().lane(this, key, () -> {
-      Volume untracked = null;
-      if (w.state().view().volume(key) == null && w.host().mounted(key)) {
-        String path = SimHost.hostPath(key);
-        untracked = MountTable.untracked(key, path, w.host().mounts.get(path), actor());
+      if (w.state().view().volume(key) == null) {
+        adopt(key::equals);
       }
-      Volume u = untracked;
-      Volume rel = mutate((view, ch) -> MountTable.beginOperatorRelease(view, ch, key, force, u, actor()));
+      Volume rel = mutate((view, ch) -> MountTable.beginOperatorRelease(view, ch, key, force, actor()));
       w.operatorReleaseBegun(key, force);
       release(key, rel, new Op<>());
       return null;

@@ -11,7 +11,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -22,7 +21,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.dvdi.core.state.proto.Container;
 import org.dvdi.core.state.proto.ContainerStatus;
-import org.dvdi.core.state.proto.JournalRecord;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.core.state.proto.VolumeStatus;
 import org.dvdi.core.state.proto.VolumeUse;
@@ -202,23 +200,9 @@ class StateStoreTest {
   }
   // ---- finding 9: damage in the middle of the journal is damage, not a torn tail ----
 
-  /** Where each journal record starts (its length field), plus the file's end. */
-  static List<Integer> recordStarts(byte[] journal) {
-    List<Integer> starts = new ArrayList<>();
-    ByteBuffer b = ByteBuffer.wrap(journal);
-    int pos = StateFiles.JOURNAL_HEADER;
-    while (pos < journal.length) {
-      starts.add(pos);
-      pos += StateFiles.RECORD_HEADER + b.getInt(pos);
-    }
-    starts.add(journal.length);
-    return starts;
-  }
-
   /** The sequence number of record {@code i} of an undamaged journal. */
   static long sequence(byte[] journal, List<Integer> starts, int i) throws Exception {
-    int off = starts.get(i) + StateFiles.RECORD_HEADER;
-    return JournalRecord.parseFrom(ByteBuffer.wrap(journal, off, starts.get(i + 1) - off)).getSequence();
+    return JournalBytes.record(journal, starts, i).getSequence();
   }
 
   /** Writes {@code n} records, record i putting volume "v<i>" (and its container); returns the journal. */
@@ -267,7 +251,7 @@ class StateStoreTest {
   void finding9_aFlippedByteInTheMiddleLosesOnlyItsRecordAndTheFileIsKeptAside() throws Exception {
     int n = 20;
     byte[] good = journalOf(dir, n);
-    List<Integer> starts = recordStarts(good);
+    List<Integer> starts = JournalBytes.recordStarts(good);
     int flip = good.length / 2;
     int k = recordAt(starts, flip);
     assertTrue(k > 0 && k < n - 1, "the flipped byte is in a record in the middle");
@@ -308,7 +292,7 @@ class StateStoreTest {
    * numbers with {@code cause}, and that the damaged file is kept aside.
    */
   void cutAndCheck(byte[] good, int n, int from, int to, int first, int last, String cause) throws Exception {
-    List<Integer> starts = recordStarts(good);
+    List<Integer> starts = JournalBytes.recordStarts(good);
     byte[] bad = new byte[good.length - (to - from)];
     System.arraycopy(good, 0, bad, 0, from);
     System.arraycopy(good, to, bad, from, good.length - to);
@@ -333,7 +317,7 @@ class StateStoreTest {
   void finding9_bytesCutOutOfTheMiddleLoseThoseRecordsForGoodAndKeepTheRest() throws Exception {
     int n = 20;
     byte[] good = journalOf(dir, n);
-    List<Integer> starts = recordStarts(good);
+    List<Integer> starts = JournalBytes.recordStarts(good);
     int k = n / 2;
     // from inside record k's header to inside record k+2's payload
     cutAndCheck(good, n, starts.get(k) + 3, starts.get(k + 2) + 11, k, k + 2, "bytes are missing, cut out of the file");
@@ -343,7 +327,7 @@ class StateStoreTest {
   void finding9_wholeRecordsCutOutOfTheMiddleAreReportedLostByTheirSequence() throws Exception {
     int n = 10;
     byte[] good = journalOf(dir, n);
-    List<Integer> starts = recordStarts(good);
+    List<Integer> starts = JournalBytes.recordStarts(good);
     // records 4 and 5 removed exactly: every remaining record reads, only the sequence numbers tell
     cutAndCheck(good, n, starts.get(4), starts.get(6), 4, 5, "whole records are missing");
   }
@@ -352,7 +336,7 @@ class StateStoreTest {
   void finding9_aCutOrDamagedLastRecordIsStillATornTail() throws Exception {
     int n = 6;
     byte[] good = journalOf(dir, n);
-    List<Integer> starts = recordStarts(good);
+    List<Integer> starts = JournalBytes.recordStarts(good);
     int last = starts.get(n - 1);
     Path j = dir.resolve(StateFiles.JOURNAL);
     Path snap = dir.resolve(StateFiles.SNAPSHOT);
@@ -383,7 +367,7 @@ class StateStoreTest {
     Path src = dir.resolve("src");
     byte[] good = journalOf(src, n);
     byte[] snapshot = Files.readAllBytes(src.resolve(StateFiles.SNAPSHOT));
-    List<Integer> starts = recordStarts(good);
+    List<Integer> starts = JournalBytes.recordStarts(good);
     Path reads = dir.resolve("reads");
     Files.createDirectories(reads);
     Files.write(reads.resolve(StateFiles.SNAPSHOT), snapshot);
