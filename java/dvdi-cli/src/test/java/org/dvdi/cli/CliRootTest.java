@@ -164,6 +164,37 @@ class CliRootTest {
   }
 
   @Test
+  void issue13_hole4_aPoolImageWithoutMetadataIsNeverReplacedAndIsAdoptedByCreate() throws Exception {
+    Path image = t.pool.resolve("orphan.img");
+    DiskImages.writeExt4WithFile(image, 32L << 20, "f", "precious\n");
+    String before = DiskImages.sha256(image);
+    CliRun m = cli("mount", "loop/orphan");
+    assertEquals(ExitCodes.ERROR, m.code(), m.out());
+    assertTrue(m.err().startsWith("dvdi PROVIDER_FAILURE: "), m.err());
+    assertTrue(m.err().contains(image.toString()) && m.err().contains("dvdi create loop/orphan -O adopt=true"), m.err());
+    assertEquals(before, DiskImages.sha256(image), "the image is unchanged");
+    assertTrue(LeakCheck.loops().stream().noneMatch(l -> l.endsWith(image.toString())), "nothing is attached");
+    CliRun plain = cli("create", "loop/orphan");
+    assertEquals(ExitCodes.ERROR, plain.code(), plain.out());
+    assertEquals(before, DiskImages.sha256(image), "the image is unchanged");
+    JsonNode listed = null;
+    for (JsonNode v : cli("-o", "json", "volumes").json().get("volumes")) {
+      listed = v.get("name").asText().equals("orphan") ? v : listed;
+    }
+    assertEquals("no-metadata", listed.get("status").asText(), String.valueOf(listed));
+    assertTrue(listed.get("details").get("problem").asText().contains("adopt=true"), String.valueOf(listed));
+
+    CliRun adopted = cli("create", "loop/orphan", "-O", "adopt=true");
+    assertEquals(0, adopted.code(), adopted.err());
+    assertEquals(before, DiskImages.sha256(image), "adopting writes nothing into the image");
+    CliRun mounted = cli("mount", "loop/orphan");
+    assertEquals(0, mounted.code(), mounted.err());
+    assertEquals("precious\n", Files.readString(Path.of(mounted.out().trim()).resolve("f")));
+    assertEquals(0, cli("unmount", "loop/orphan").code());
+    assertEquals(0, cli("remove", "loop/orphan").code());
+  }
+
+  @Test
   void usageErrors() {
     assertEquals(ExitCodes.USAGE, cli("inspect").code());
     assertEquals(ExitCodes.USAGE, cli("release", "nodriver").code());

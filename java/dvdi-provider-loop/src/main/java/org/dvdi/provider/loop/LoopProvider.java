@@ -1,8 +1,6 @@
 package org.dvdi.provider.loop;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,11 +51,18 @@ public final class LoopProvider implements VolumeProvider {
 
   /** Request options. */
   public static final String OPT_SIZE = "size";
+  /**
+   * Create only: write metadata for an image in the pool that has none, keeping its data
+   * ({@code dvdi create loop/<name> -O adopt=true}). A task's request never gets that far:
+   * inspect refuses such an image.
+   */
+  public static final String OPT_ADOPT = "adopt";
   private static final Set<String> OPTIONS;
 
   static {
     Set<String> o = new HashSet<>(BlockVolumes.OPTIONS);
     o.add(OPT_SIZE);
+    o.add(OPT_ADOPT);
     OPTIONS = Set.copyOf(o);
   }
 
@@ -87,7 +92,7 @@ public final class LoopProvider implements VolumeProvider {
     this.driver = driver;
     this.instance = ctx.instanceId();
     this.mountRoot = ctx.mountRoot().resolve(driver);
-    this.pool = new LoopPool(s.getPath(SET_POOL, DEFAULT_POOL));
+    this.pool = new LoopPool(s.getPath(SET_POOL, DEFAULT_POOL), driver);
     this.preempt = s.getBoolean(SET_PREEMPT, false);
     this.defaultSize = s.getSize(SET_DEFAULT_SIZE, DEFAULT_SIZE);
     this.maxSize = s.getSize(SET_MAX_SIZE, DEFAULT_MAX_SIZE);
@@ -122,6 +127,7 @@ public final class LoopProvider implements VolumeProvider {
     }
     options.requireOnly(OPTIONS, driver);
     size(options);
+    options.getBoolean(OPT_ADOPT, false);
     block.validate(options);
   }
 
@@ -147,44 +153,68 @@ public final class LoopProvider implements VolumeProvider {
         devs.isEmpty() ? Map.of() : Map.of("devices", String.join(",", devs)));
   }
 
+  /**
+   * Every name the pool holds files of: volumes, and also creations not finished (status
+   * {@code creating}), images without metadata ({@code no-metadata}), metadata without an
+   * image ({@code no-image}) and names whose files cannot be read ({@code unreadable}), each
+   * of those with detail {@code problem} saying what to do.
+   */
   @Override
   public List<VolumeInfo> list(CallContext ctx) {
     List<VolumeInfo> out = new ArrayList<>();
     for (String n : pool.names()) {
-      pool.read(n).ifPresent(m -> out.add(info(m)));
+      String img = pool.image(n).toString();
+      LoopPool.Entry e;
+      try {
+        e = pool.find(n);
+      } catch (DvdiException ex) {
+        out.add(new VolumeInfo(driver, n, img, -1, "unreadable", "", Map.of("problem", ex.getMessage())));
+        continue;
+      }
+      switch (e.presence()) {
+        case ABSENT -> { } // removed meanwhile
+        case VOLUME -> out.add(info(e.meta().orElseThrow()));
+        default -> out.add(new VolumeInfo(driver, n, img, e.meta().map(LoopPool.Meta::sizeBytes).orElse(e.imageBytes()),
+            e.presence().status(), e.meta().map(LoopPool.Meta::holder).orElse(""), Map.of("problem", pool.problem(e))));
+      }
     }
     return out;
   }
 
+  /**
+   * Creates the volume, finishes its interrupted creation, or (with {@code adopt=true}) adopts
+   * an image without metadata; an existing volume is returned as it is. An image without
+   * metadata (unless adopted) and metadata without an image are refused: no file is replaced.
+   */
   @Override
   public VolumeInfo create(String name, VolumeOptions options, CallContext ctx) {
     validate(name, options);
     long size = size(options);
+    boolean adopt = options.getBoolean(OPT_ADOPT, false);
     return pool.locked(name, lockTimeout, () -> {
-      Optional<LoopPool.Meta> existing = pool.read(name);
-      if (existing.isPresent()) {
-        return info(existing.get());
-      }
-      Path img = pool.image(name);
-      Path tmp = img.resolveSibling("." + name + ".img.new");
-      try {
-        Files.createDirectories(pool.dir());
-        try (RandomAccessFile f = new RandomAccessFile(tmp.toFile(), "rw")) {
-          f.setLength(size); // sparse
-          f.getFD().sync();
-        }
-        LoopPool.Meta m = new LoopPool.Meta(name, size, System.currentTimeMillis(), "", 0);
-        Files.move(tmp, img, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        pool.write(m);
-        LOG.info("created loop volume " + driver + "/" + name + " (" + Sizes.format(size) + ") in " + pool.dir());
-        return info(m);
-      } catch (IOException e) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // best effort
-        }
-        throw DvdiException.provider("cannot create loop volume image " + img + ": " + e.getMessage(), e);
+      LoopPool.Entry e = pool.find(name);
+      switch (e.presence()) {
+        case VOLUME:
+          return info(e.meta().orElseThrow());
+        case NO_METADATA:
+          if (!adopt) {
+            throw pool.refusal(e);
+          }
+          LoopPool.Meta adopted = pool.adopt(e);
+          LOG.warning("adopted image " + pool.image(name) + " (" + Sizes.format(adopted.sizeBytes()) + ", its data kept) as loop volume "
+              + driver + "/" + name);
+          return info(adopted);
+        case NO_IMAGE:
+          throw pool.refusal(e);
+        default: // ABSENT or CREATING
+          if (adopt) {
+            throw DvdiException.notFound("loop volume " + driver + "/" + name + ": nothing to adopt: "
+                + (e.presence() == LoopPool.Presence.ABSENT ? "the pool has no image " + pool.image(name) : pool.problem(e)));
+          }
+          LoopPool.Meta m = pool.create(e, size);
+          LOG.info((e.presence() == LoopPool.Presence.CREATING ? "finished creating" : "created") + " loop volume " + driver
+              + "/" + name + " (" + Sizes.format(m.sizeBytes()) + ") in " + pool.dir());
+          return info(m);
       }
     });
   }
@@ -248,7 +278,7 @@ public final class LoopProvider implements VolumeProvider {
   public void detach(VolumeHandle volume, CallContext ctx) {
     Path img = pool.image(volume.name());
     pool.locked(volume.name(), lockTimeout, () -> {
-      Optional<LoopPool.Meta> meta = pool.read(volume.name());
+      Optional<LoopPool.Meta> meta = pool.find(volume.name()).meta(); // also of a volume refused by inspect (undo)
       if (meta.isPresent() && meta.get().held() && !meta.get().holder().equals(instance)) {
         return null; // another agent holds it (or took it over): its devices are not ours to detach
       }
@@ -268,7 +298,11 @@ public final class LoopProvider implements VolumeProvider {
   @Override
   public void remove(String name, CallContext ctx) {
     pool.locked(name, lockTimeout, () -> {
-      Optional<LoopPool.Meta> m = pool.read(name);
+      LoopPool.Entry entry = pool.find(name);
+      if (entry.presence() == LoopPool.Presence.NO_METADATA) {
+        throw pool.refusal(entry);
+      }
+      Optional<LoopPool.Meta> m = entry.meta(); // of a volume, an unfinished creation, or metadata without an image
       if (m.isEmpty()) {
         throw DvdiException.notFound("loop volume " + driver + "/" + name + " does not exist in " + pool.dir());
       }

@@ -7,12 +7,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
+import org.dvdi.spi.CallContext;
+import org.dvdi.spi.host.Commands;
 
 /**
  * Writes the signatures dvdi must never format over into image files, byte by byte (this host
  * has no sfdisk, parted, cryptsetup or mdadm): an MBR partition table, a LUKS1 header, and
- * some data after them. Also a checksum of a whole image, to show that nothing was written.
+ * some data after them. Also a real ext4 image holding a file, and a checksum of a whole image,
+ * to show that nothing was written.
  */
 public final class DiskImages {
   private DiskImages() {}
@@ -51,6 +56,25 @@ public final class DiskImages {
       f.write(new byte[] {'L', 'U', 'K', 'S', (byte) 0xba, (byte) 0xbe, 0x00, 0x01});
       f.seek(1 << 20);
       f.write("precious encrypted data\n".getBytes(StandardCharsets.US_ASCII));
+    }
+  }
+
+  /**
+   * A new image of {@code bytes} bytes holding an ext4 filesystem with one file, {@code name}
+   * with {@code text}, made by mkfs.ext4 from a directory (nothing is mounted).
+   */
+  public static void writeExt4WithFile(Path image, long bytes, String name, String text) throws IOException {
+    Path content = Files.createTempDirectory(image.toAbsolutePath().getParent(), ".content-");
+    try {
+      Files.writeString(content.resolve(name), text);
+      try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+        f.setLength(bytes);
+      }
+      new Commands().check(List.of("mkfs.ext4", "-F", "-q", "-d", content.toString(), image.toString()),
+          CallContext.of(Duration.ofSeconds(60), "test", "test"), "making a test ext4 image");
+    } finally {
+      Files.deleteIfExists(content.resolve(name));
+      Files.deleteIfExists(content);
     }
   }
 
