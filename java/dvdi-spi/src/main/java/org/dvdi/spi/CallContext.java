@@ -1,6 +1,7 @@
 package org.dvdi.spi;
 
 import java.time.Duration;
+import java.util.function.LongSupplier;
 
 /**
  * Per-call facts a provider gets: the deadline it must finish by, and a label for its logs
@@ -12,11 +13,13 @@ public final class CallContext {
   private final long deadlineNanos;
   private final String operation;
   private final String mountId;
+  private final LongSupplier clock;
 
-  private CallContext(long deadlineNanos, String operation, String mountId) {
+  private CallContext(long deadlineNanos, String operation, String mountId, LongSupplier clock) {
     this.deadlineNanos = deadlineNanos;
     this.operation = operation;
     this.mountId = mountId;
+    this.clock = clock;
   }
 
   /**
@@ -25,7 +28,15 @@ public final class CallContext {
    * @param mountId this host's id for mount references (the Docker plugin protocol's Mount ID)
    */
   public static CallContext of(Duration timeout, String operation, String mountId) {
-    return new CallContext(System.nanoTime() + timeout.toNanos(), operation, mountId);
+    return of(timeout, operation, mountId, System::nanoTime);
+  }
+
+  /**
+   * As {@link #of(Duration, String, String)}, on the monotonic clock {@code nanoClock} (the
+   * engine's: virtual time in its simulation).
+   */
+  public static CallContext of(Duration timeout, String operation, String mountId, LongSupplier nanoClock) {
+    return new CallContext(nanoClock.getAsLong() + timeout.toNanos(), operation, mountId, nanoClock);
   }
 
   public String operation() {
@@ -38,19 +49,19 @@ public final class CallContext {
 
   /** Time left; zero or negative once the deadline passed. */
   public Duration remaining() {
-    return Duration.ofNanos(deadlineNanos - System.nanoTime());
+    return Duration.ofNanos(deadlineNanos - clock.getAsLong());
   }
 
   /** Throws TIMEOUT naming {@code step} if the deadline has passed. */
   public void check(String step) {
-    if (System.nanoTime() - deadlineNanos >= 0) {
+    if (clock.getAsLong() - deadlineNanos >= 0) {
       throw DvdiException.timeout(operation + ": deadline passed before " + step);
     }
   }
 
   /** A context for a sub-step with at most {@code cap} of the remaining time. */
   public CallContext capped(Duration cap) {
-    long capped = System.nanoTime() + cap.toNanos();
-    return new CallContext(capped - deadlineNanos < 0 ? capped : deadlineNanos, operation, mountId);
+    long capped = clock.getAsLong() + cap.toNanos();
+    return new CallContext(capped - deadlineNanos < 0 ? capped : deadlineNanos, operation, mountId, clock);
   }
 }

@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * Counters and timers an operator can scrape (the Mesos adapter publishes them in the agent's
@@ -11,6 +12,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class Metrics {
   private final ConcurrentHashMap<String, LongAdder> counters = new ConcurrentHashMap<>();
+  private final LongSupplier nanoClock;
   private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
 
   static final class Timer {
@@ -29,12 +31,17 @@ public final class Metrics {
     }
   }
 
+  /** @param nanoClock the monotonic clock timers read (the engine's) */
+  public Metrics(LongSupplier nanoClock) {
+    this.nanoClock = nanoClock;
+  }
+
   public void count(String name) {
     counters.computeIfAbsent(name, k -> new LongAdder()).increment();
   }
 
   public void time(String name, long startNanos) {
-    timers.computeIfAbsent(name, k -> new Timer()).record((System.nanoTime() - startNanos) / 1000);
+    timers.computeIfAbsent(name, k -> new Timer()).record((nanoClock.getAsLong() - startNanos) / 1000);
   }
 
   /** name -> value; timers as {@code <name>_ms} (last), {@code _count}, {@code _total_ms}, {@code _max_ms}. */

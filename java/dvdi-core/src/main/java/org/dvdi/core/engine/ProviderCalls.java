@@ -2,19 +2,12 @@ package org.dvdi.core.engine;
 
 import java.time.Duration;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.config.DvdiConfig.Step;
+import org.dvdi.core.seams.Scheduler;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
@@ -30,42 +23,26 @@ import org.dvdi.spi.VolumeProvider;
  * returns, and then the engine undoes whatever the late call did. Two calls on one volume
  * therefore never overlap.
  */
-final class ProviderCalls implements AutoCloseable {
+final class ProviderCalls {
   /** Grace after a step's deadline before dvdi gives up on the call (the provider's own deadline fires first and says more). */
   static final Duration GRACE = Duration.ofSeconds(2);
 
   private final DvdiConfig config;
   private final Metrics metrics;
-  private final Map<String, ExecutorService> pools = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService timers;
-  private volatile boolean closed;
+  private final Scheduler scheduler;
 
-  ProviderCalls(DvdiConfig config, Metrics metrics) {
+  ProviderCalls(DvdiConfig config, Metrics metrics, Scheduler scheduler) {
     this.config = config;
     this.metrics = metrics;
-    this.timers = Executors.newSingleThreadScheduledExecutor(daemon("dvdi-deadline"));
+    this.scheduler = scheduler;
   }
 
-  static ThreadFactory daemon(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
-  }
-
-  /** The pool that runs the lanes (and so the provider calls) of {@code driver}'s volumes. */
-  ExecutorService pool(String driver) {
-    if (closed) {
-      throw DvdiException.internal("dvdi is shutting down", null);
-    }
-    return pools.computeIfAbsent(driver, d -> {
-      java.util.concurrent.ThreadPoolExecutor p = new java.util.concurrent.ThreadPoolExecutor(config.workers(),
-          config.workers(), 60, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), daemon("dvdi-" + d));
-      p.allowCoreThreadTimeOut(true);
-      return p;
-    });
+  /**
+   * The pool that runs the lanes (and so the provider calls) of {@code driver}'s volumes:
+   * {@code workers} threads, interrupted when dvdi closes.
+   */
+  Executor pool(String driver) {
+    return scheduler.pool("dvdi-" + driver, config.workers(), true);
   }
 
   /**
@@ -100,7 +77,7 @@ final class ProviderCalls implements AutoCloseable {
    */
   <T> T call(VolumeProvider p, Step step, String what, Op<?> op, Function<CallContext, T> body) {
     Duration timeout = config.timeout(step);
-    CallContext ctx = CallContext.of(timeout, what, config.instanceId());
+    CallContext ctx = CallContext.of(timeout, what, config.instanceId(), scheduler::nanoTime);
     String metric = "provider_" + step.name().toLowerCase(Locale.ROOT);
     if (op.abandoned() != null) {
       throw op.abandoned();
@@ -109,7 +86,7 @@ final class ProviderCalls implements AutoCloseable {
     DvdiException late = DvdiException.timeout(what + " (driver " + p.driver() + ") did not finish within "
         + timeout.toMillis() + " ms (" + step.key() + "); abandoned: its effect is undone when it ends");
     boolean[] done = {false};
-    ScheduledFuture<?> timer = timers.schedule(() -> {
+    Scheduler.Cancellable timer = scheduler.schedule(timeout.plus(GRACE), () -> {
       synchronized (done) {
         if (done[0]) {
           return;
@@ -118,8 +95,8 @@ final class ProviderCalls implements AutoCloseable {
         op.abandon(late);
         me.interrupt();
       }
-    }, timeout.plus(GRACE).toMillis(), TimeUnit.MILLISECONDS);
-    long start = System.nanoTime();
+    });
+    long start = scheduler.nanoTime();
     String point = "call." + step.name().toLowerCase(Locale.ROOT);
     try {
       CrashPoints.reached(point + ".started");
@@ -150,7 +127,7 @@ final class ProviderCalls implements AutoCloseable {
       synchronized (done) {
         done[0] = true;
       }
-      timer.cancel(false);
+      timer.cancel();
       Thread.interrupted(); // an interrupt meant for this call ends with it
       if (op.abandoned() != null) {
         metrics.count(metric + "_ended_late");
@@ -160,19 +137,10 @@ final class ProviderCalls implements AutoCloseable {
 
   /** Gives the caller of {@code op} TIMEOUT if the operation has not finished after {@code budget}. */
   void bound(Op<?> op, Duration budget, String what) {
-    ScheduledFuture<?> t = timers.schedule(() -> {
+    Scheduler.Cancellable t = scheduler.schedule(budget, () -> {
       op.abandon(DvdiException.timeout(what + " did not finish within " + budget.toMillis() + " ms (waiting for "
           + "an earlier step on the same volume, or for a thread of its provider)"));
-    }, budget.toMillis(), TimeUnit.MILLISECONDS);
-    op.caller.whenComplete((r, e) -> t.cancel(false));
-  }
-
-  @Override
-  public void close() {
-    closed = true;
-    timers.shutdownNow();
-    for (ExecutorService p : pools.values()) {
-      p.shutdownNow();
-    }
+    });
+    op.caller.whenComplete((r, e) -> t.cancel());
   }
 }

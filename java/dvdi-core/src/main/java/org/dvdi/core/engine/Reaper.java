@@ -1,12 +1,11 @@
 package org.dvdi.core.engine;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.dvdi.core.seams.Scheduler;
 import org.dvdi.core.state.StateView;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Container;
@@ -28,7 +27,7 @@ final class Reaper implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(Reaper.class.getName());
 
   private final VolumeManager m;
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(ProviderCalls.daemon("dvdi-reaper"));
+  private Scheduler.Cancellable timer;
   private boolean started;
 
   Reaper(VolumeManager m) {
@@ -45,14 +44,14 @@ final class Reaper implements AutoCloseable {
       return;
     }
     started = true;
-    timer.scheduleWithFixedDelay(this::pass, tickMs(), tickMs(), TimeUnit.MILLISECONDS);
+    timer = m.scheduler.repeat(Duration.ofMillis(tickMs()), this::pass);
   }
 
   /** One pass over the table. */
   void pass() {
     try {
       StateView view = m.state.freshView();
-      long now = System.currentTimeMillis();
+      long now = m.scheduler.currentTimeMillis();
       for (Container c : view.containers().values()) {
         if (m.leftByEndedProcess(c)) {
           LOG.warning("container " + c.getId() + " was left " + c.getStatus() + " by a process that ended ("
@@ -85,7 +84,9 @@ final class Reaper implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    timer.shutdownNow();
+  public synchronized void close() {
+    if (timer != null) {
+      timer.cancel();
+    }
   }
 }

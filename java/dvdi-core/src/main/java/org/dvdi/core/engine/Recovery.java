@@ -57,7 +57,7 @@ final class Recovery {
       cleanups.add(m.cleanup(id));
     }
     for (CompletableFuture<CleanupResult> f : cleanups) {
-      CleanupResult r = f.join();
+      CleanupResult r = m.scheduler.await(f);
       released.addAll(r.released());
       problems.addAll(r.failures());
     }
@@ -98,7 +98,7 @@ final class Recovery {
       keptVolumes.add(key);
     }
     for (CompletableFuture<Void> w : work) {
-      w.join();
+      m.scheduler.await(w);
     }
     CrashPoints.reached("recover.volumes-reconciled");
     List<VolumeKey> adopted = adopt(m, key -> true);

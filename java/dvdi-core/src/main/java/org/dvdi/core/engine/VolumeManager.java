@@ -10,10 +10,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -30,6 +27,8 @@ import org.dvdi.core.engine.Results.RecoverResult;
 import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
+import org.dvdi.core.seams.Scheduler;
+import org.dvdi.core.seams.Seams;
 import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
@@ -74,9 +73,10 @@ public final class VolumeManager implements AutoCloseable {
   final Commands commands;
   final String bootId;
   private final String owner;
-  final Metrics metrics = new Metrics();
-  private final ThreadPoolExecutor control;
-  private final ThreadPoolExecutor settle;
+  final Scheduler scheduler;
+  final Metrics metrics;
+  private final Executor control;
+  private final Executor settle;
   final ProviderCalls calls;
   final KeyedSequencer<VolumeKey> lanes;
   /** Containers whose prepare runs in this process (the reaper leaves them alone). */
@@ -90,19 +90,23 @@ public final class VolumeManager implements AutoCloseable {
   final VolumeSteps steps;
 
   public VolumeManager(DvdiConfig config, StateStore state, ProviderRegistry providers, Commands commands, String writer) {
+    this(config, state, providers, commands, writer, Seams.real());
+  }
+
+  /** An engine on {@code seams} (the simulation's, in its tests); {@link #close} closes their scheduler. */
+  public VolumeManager(DvdiConfig config, StateStore state, ProviderRegistry providers, Commands commands, String writer,
+      Seams seams) {
     this.config = config;
     this.state = state;
     this.providers = providers;
     this.commands = commands;
+    this.scheduler = seams.scheduler();
     this.bootId = HostInfo.bootId();
     this.owner = ProcessOwner.of(writer, ProcessHandle.current(), bootId);
-    this.control = new ThreadPoolExecutor(CONTROL_THREADS, CONTROL_THREADS, 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), ProviderCalls.daemon("dvdi-control"));
-    this.control.allowCoreThreadTimeOut(true);
-    this.settle = new ThreadPoolExecutor(SETTLE_THREADS, SETTLE_THREADS, 60, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), ProviderCalls.daemon("dvdi-settle"));
-    this.settle.allowCoreThreadTimeOut(true);
-    this.calls = new ProviderCalls(config, metrics);
+    this.metrics = new Metrics(scheduler::nanoTime);
+    this.control = scheduler.pool("dvdi-control", CONTROL_THREADS, false);
+    this.settle = scheduler.pool("dvdi-settle", SETTLE_THREADS, false);
+    this.calls = new ProviderCalls(config, metrics, scheduler);
     this.lanes = new KeyedSequencer<>(k -> calls.pool(k.driver()));
     this.recovery = new Recovery(this);
     this.reaper = new Reaper(this);
@@ -128,13 +132,13 @@ public final class VolumeManager implements AutoCloseable {
   }
 
   /** The executor for short work that never waits for a provider (parsing, fast paths). */
-  public ExecutorService executor() {
+  public Executor executor() {
     return control;
   }
 
   /** Who acts now, for the mount table's records. */
   Actor actor() {
-    return new Actor(owner, bootId, System.currentTimeMillis(), VolumeManager::ownerAlive);
+    return new Actor(owner, bootId, scheduler.currentTimeMillis(), VolumeManager::ownerAlive);
   }
 
   /** An intent owner whose process still runs; see {@link ProcessOwner}. */
@@ -182,7 +186,7 @@ public final class VolumeManager implements AutoCloseable {
 
   /** Starts an operation, counting it ({@code <op>_ok}, {@code <op>_failed}) and timing it ({@code <op>_ms}). */
   <T> CompletableFuture<T> measured(String op, Supplier<CompletableFuture<T>> start) {
-    long t0 = System.nanoTime();
+    long t0 = scheduler.nanoTime();
     CompletableFuture<T> f;
     try {
       f = start.get();
@@ -411,15 +415,13 @@ public final class VolumeManager implements AutoCloseable {
     return measured("recover", () -> {
       // Recovery waits for many steps: on a thread of its own, never one the steps need.
       CompletableFuture<RecoverResult> f = new CompletableFuture<>();
-      Thread t = new Thread(() -> {
+      scheduler.start("dvdi-recover", () -> {
         try {
           f.complete(recovery.recover(live, orphans));
         } catch (Throwable e) {
           f.completeExceptionally(e);
         }
-      }, "dvdi-recover");
-      t.setDaemon(true);
-      t.start();
+      });
       return f;
     });
   }
@@ -452,13 +454,6 @@ public final class VolumeManager implements AutoCloseable {
   @Override
   public void close() {
     reaper.close();
-    control.shutdown();
-    settle.shutdown();
-    try {
-      control.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    calls.close();
+    scheduler.close();
   }
 }

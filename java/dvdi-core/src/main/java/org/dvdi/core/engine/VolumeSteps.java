@@ -100,7 +100,7 @@ final class VolumeSteps {
     if (!USER.matcher(user).matches()) {
       throw DvdiException.invalid("container user '" + user + "' is not a valid user name");
     }
-    m.commands.check(List.of("chown", "--", user + ":", path), CallContext.of(Duration.ofSeconds(30), "chown " + key, m.config.instanceId()),
+    m.commands.check(List.of("chown", "--", user + ":", path), CallContext.of(Duration.ofSeconds(30), "chown " + key, m.config.instanceId(), m.scheduler::nanoTime),
         "giving the new filesystem of " + key + " to user " + user);
   }
 
@@ -152,7 +152,7 @@ final class VolumeSteps {
   /** Unmounts and detaches a volume whose RELEASING intent is written; forgets it after. */
   void release(VolumeKey key, Volume v, Op<?> op) {
     CrashPoints.reached("release.intent-written");
-    long start = System.nanoTime();
+    long start = m.scheduler.nanoTime();
     try {
       VolumeProvider p = m.providers.get(key.driver());
       releaseProvider(p, key, v, op);
