@@ -31,11 +31,17 @@ public final class ProviderRegistry implements AutoCloseable {
   private final ProviderFactory fallback;
   private final ConcurrentHashMap<String, VolumeProvider> byDriver = new ConcurrentHashMap<>();
 
+  /** The provider types on {@code loader}'s class path (META-INF/services). */
   public ProviderRegistry(DvdiConfig config, Commands commands, ClassLoader loader) {
+    this(config, commands, ServiceLoader.load(ProviderFactory.class, loader));
+  }
+
+  /** The provider types {@code types} (the simulation's, in its tests). */
+  public ProviderRegistry(DvdiConfig config, Commands commands, Iterable<ProviderFactory> types) {
     this.config = config;
     this.commands = commands;
     ProviderFactory any = null;
-    for (ProviderFactory f : ServiceLoader.load(ProviderFactory.class, loader)) {
+    for (ProviderFactory f : types) {
       if (factories.putIfAbsent(f.getName(), f) != null) {
         throw DvdiException.config("two storage providers are named '" + f.getName() + "': "
             + factories.get(f.getName()).getClass().getName() + " and " + f.getClass().getName());
