@@ -105,7 +105,7 @@ public final class Main implements Callable<Integer> {
     }
     state.problems().forEach(p -> spec.commandLine().getErr().println("warning: " + p));
     try (org.dvdi.core.engine.ProviderRegistry providers = providers(c)) {
-      org.dvdi.core.engine.OperatorActions.releaseWithoutState(c, providers, key);
+      org.dvdi.core.engine.OperatorActions.releaseWithoutState(org.dvdi.core.seams.Host.REAL, c, providers, key);
     }
     spec.commandLine().getOut().println(done + " " + key + " (dvdi state left untouched)");
     return true;

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.OperatorActions;
+import org.dvdi.core.seams.Host;
 import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.StateView;
 import org.dvdi.core.state.VolumeKey;
@@ -38,7 +39,7 @@ final class MountsCommand implements Callable<Integer> {
         vols.add(Json.volume(vol, v));
       }
       ArrayNode untracked = root.putArray("untracked");
-      for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v).keySet()) {
+      for (VolumeKey k : OperatorActions.untracked(Host.REAL, c.mountRoot(), v).keySet()) {
         ObjectNode u = untracked.addObject();
         u.put("driver", k.driver());
         u.put("name", k.name());
@@ -54,7 +55,7 @@ final class MountsCommand implements Callable<Integer> {
       rows.add(List.of(vol.getDriver(), vol.getName(), Json.status(vol), dash(vol.getHostPath()), dash(vol.getDevice()),
           Integer.toString(users.size()), users.isEmpty() ? "-" : String.join(",", users), Main.time(vol.getSinceMs())));
     }
-    for (VolumeKey k : OperatorActions.untracked(c.mountRoot(), v).keySet()) {
+    for (VolumeKey k : OperatorActions.untracked(Host.REAL, c.mountRoot(), v).keySet()) {
       rows.add(List.of(k.driver(), k.name(), UNTRACKED, c.mountRoot().resolve(k.driver()).resolve(k.name()).toString(), "-", "-",
           "-", "-"));
     }

@@ -11,6 +11,7 @@ import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.engine.OperatorActions;
 import org.dvdi.core.engine.ProcessOwner;
 import org.dvdi.core.engine.ProviderRegistry;
+import org.dvdi.core.seams.Host;
 import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.StateView;
 import org.dvdi.core.state.VolumeKey;
@@ -22,7 +23,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeProvider;
 import org.dvdi.spi.host.BlockVolumes;
-import org.dvdi.spi.host.HostInfo;
 import org.dvdi.spi.host.KernelMounts;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -46,12 +46,13 @@ final class VerifyCommand implements Callable<Integer> {
     DvdiConfig c = main.config();
     StateStore.ReadResult r = main.readState(c);
     StateView v = r.view();
-    KernelMounts kernel = KernelMounts.read();
+    Host host = Host.REAL;
+    KernelMounts kernel = host.mountTable();
     List<Drift> drift = new ArrayList<>();
     for (String p : r.problems()) {
       drift.add(new Drift("state", p));
     }
-    String boot = HostInfo.bootId();
+    String boot = host.bootId();
     ProviderRegistry providers = noProvider ? null : Main.providers(c);
     for (Volume vol : v.volumes().values()) {
       VolumeKey key = VolumeKey.of(vol);
@@ -64,7 +65,7 @@ final class VerifyCommand implements Callable<Integer> {
       if (vol.getStatus() == VolumeStatus.RELEASING && !vol.getLastError().isEmpty()) {
         drift.add(new Drift(subject, "release failed at " + Main.time(vol.getLastErrorMs()) + ": " + vol.getLastError()
             + "; retried by the agent, or now with `dvdi release " + key + "`"));
-      } else if (vol.getStatus() != VolumeStatus.MOUNTED && !ProcessOwner.alive(vol.getOpOwner(), boot)) {
+      } else if (vol.getStatus() != VolumeStatus.MOUNTED && !ProcessOwner.alive(host, vol.getOpOwner())) {
         drift.add(new Drift(subject, vol.getStatus().name().toLowerCase() + " was interrupted (its process "
             + vol.getOpOwner() + " is gone); the agent's recovery finishes or undoes it"));
       }
@@ -103,7 +104,7 @@ final class VerifyCommand implements Callable<Integer> {
         }
       }
     }
-    OperatorActions.untracked(c.mountRoot(), v).forEach((key, m) -> drift.add(new Drift(m.mountPoint(), "mounted ("
+    OperatorActions.untracked(host, c.mountRoot(), v).forEach((key, m) -> drift.add(new Drift(m.mountPoint(), "mounted ("
         + m.source() + ") but not in dvdi's state (untracked); `dvdi release " + key + "` releases it (refused while "
         + "it is in use), or the agent's recovery adopts it")));
     for (Container ctr : v.containers().values()) {

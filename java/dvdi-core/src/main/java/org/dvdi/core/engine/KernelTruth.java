@@ -1,11 +1,13 @@
 package org.dvdi.core.engine;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.dvdi.core.seams.Host;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.spi.host.KernelMounts;
@@ -21,64 +23,61 @@ import org.dvdi.spi.host.KernelMounts;
  * never taken for the volume. Records without {@code host_dev} (earlier versions) ask the
  * mount table whether the host path is a mount point. A volume whose recorded device node is
  * gone is not mounted, whatever is mounted at its host path (the dead mount of a device
- * detached behind dvdi's back).
+ * detached behind dvdi's back). The kernel is asked through the engine's {@link Host}.
  */
 final class KernelTruth {
-  private KernelTruth() {}
+  private final Host host;
+
+  KernelTruth(Host host) {
+    this.host = host;
+  }
 
   /** True when {@code v}'s host path is on {@code v}'s mount (reading the mount table when needed). */
-  static boolean mounted(Volume v) {
-    return mounted(v, KernelMounts::read);
+  boolean mounted(Volume v) {
+    return mounted(v, host::mountTable);
   }
 
   /**
    * As {@link #mounted(Volume)}, with the mount table from {@code table} (recovery reads it once
    * for all volumes).
    */
-  static boolean mounted(Volume v, java.util.function.Supplier<KernelMounts> table) {
+  boolean mounted(Volume v, Supplier<KernelMounts> table) {
     if (v.getHostPath().isEmpty()) {
       return false;
     }
     try {
-      Path host = Path.of(v.getHostPath());
-      if (v.getDevice().startsWith("/") && !Files.exists(Path.of(v.getDevice()))) {
-        // its device node (or the node a link named) went away, as after a force-detach
-        // elsewhere: whatever is mounted at the host path is a dead mount, whose writes are lost
-        return false;
-      }
-      Long rdev = blockDevice(v.getDevice());
-      if (rdev != null) {
-        return rdev == deviceOf(host);
+      Path hostPath = Path.of(v.getHostPath());
+      if (v.getDevice().startsWith("/")) {
+        Host.FileStat node;
+        try {
+          node = host.stat(Path.of(v.getDevice()), true);
+        } catch (NoSuchFileException e) {
+          // its device node (or the node a link named) went away, as after a force-detach
+          // elsewhere: whatever is mounted at the host path is a dead mount, whose writes are lost
+          return false;
+        }
+        if (node.blockDevice()) {
+          return node.rdev() == deviceOf(hostPath);
+        }
+        // not a block device (a provider that mounts something else): as a volume without one
       }
       if (v.getHostDev() != 0) {
-        return v.getHostDev() == deviceOf(host);
+        return v.getHostDev() == deviceOf(hostPath);
       }
       // no device node and no filesystem recorded (a record of an earlier version): ask the mount table
-      return table.get().isMountPoint(host);
+      return table.get().isMountPoint(hostPath);
     } catch (IOException | RuntimeException e) {
       return false;
     }
   }
 
-  /** The {@code st_rdev} of {@code device} (an existing path) when it is a block device node, else null. */
-  private static Long blockDevice(String device) throws IOException {
-    if (!device.startsWith("/")) {
-      return null;
-    }
-    Path dev = Path.of(device);
-    if ((((Integer) Files.getAttribute(dev, "unix:mode")) & 0170000) != 0060000) {
-      return null; // not a block device (a provider that mounts something else)
-    }
-    return ((Number) Files.getAttribute(dev, "unix:rdev")).longValue();
-  }
-
   /** The {@code st_dev} of {@code path} (the filesystem it is on), not following a last symbolic link. */
-  static long deviceOf(Path path) throws IOException {
-    return ((Number) Files.getAttribute(path, "unix:dev", LinkOption.NOFOLLOW_LINKS)).longValue();
+  long deviceOf(Path path) throws IOException {
+    return host.stat(path, false).dev();
   }
 
   /** As {@link #deviceOf}, or 0 (not known) when the path cannot be read. */
-  static long deviceOrUnknown(String path) {
+  long deviceOrUnknown(String path) {
     try {
       return path.isEmpty() ? 0 : deviceOf(Path.of(path));
     } catch (IOException | RuntimeException e) {
@@ -86,27 +85,19 @@ final class KernelTruth {
     }
   }
 
-  /** A supplier that reads the mount table once, when first asked. */
-  static java.util.function.Supplier<KernelMounts> once() {
-    KernelMounts[] t = {null};
-    return () -> {
-      synchronized (t) {
-        if (t[0] == null) {
-          t[0] = KernelMounts.read();
-        }
-        return t[0];
-      }
-    };
+  /** The mount at {@code <mount root>/<driver>/<name>} of {@code key}, read now (see {@link #volumeMounts}). */
+  Optional<KernelMounts.Mount> volumeMount(Path mountRoot, VolumeKey key) {
+    return Optional.ofNullable(volumeMounts(host.mountTable(), mountRoot).get(key));
   }
 
   /**
-   * The mounts at {@code <mount root>/<driver>/<name>}, by volume, whether state knows them or
-   * not: the places block providers mount volumes at. Where several are stacked at one place,
-   * the first the kernel lists.
+   * The mounts in {@code table} at {@code <mount root>/<driver>/<name>}, by volume, whether state
+   * knows them or not: the places block providers mount volumes at. Where several are stacked at
+   * one place, the first the kernel lists.
    */
-  static Map<VolumeKey, KernelMounts.Mount> volumeMounts(Path mountRoot) {
+  static Map<VolumeKey, KernelMounts.Mount> volumeMounts(KernelMounts table, Path mountRoot) {
     Map<VolumeKey, KernelMounts.Mount> out = new LinkedHashMap<>();
-    for (KernelMounts.Mount mt : KernelMounts.read().under(mountRoot)) {
+    for (KernelMounts.Mount mt : table.under(mountRoot)) {
       Path rel = mountRoot.relativize(Path.of(mt.mountPoint()));
       if (rel.getNameCount() == 2) {
         out.putIfAbsent(new VolumeKey(rel.getName(0).toString(), rel.getName(1).toString()), mt);

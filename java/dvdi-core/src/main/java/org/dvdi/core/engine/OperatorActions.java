@@ -10,6 +10,7 @@ import org.dvdi.core.engine.Results.CleanupResult;
 import org.dvdi.core.engine.Results.PrepareResult;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
+import org.dvdi.core.seams.Host;
 import org.dvdi.core.seams.Scheduler;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
@@ -55,7 +56,7 @@ public final class OperatorActions {
     return m.cleanup(cid).thenCompose(r -> {
       StateView view = m.state.freshView();
       Volume v = view.volume(key);
-      boolean lost = v == null ? KernelTruth.volumeMounts(m.config.mountRoot()).containsKey(key) : v.getPinned();
+      boolean lost = v == null ? m.kernel.volumeMount(m.config.mountRoot(), key).isPresent() : v.getPinned();
       if (!lost || !view.users(key).isEmpty()) {
         return CompletableFuture.completedFuture(r);
       }
@@ -73,7 +74,9 @@ public final class OperatorActions {
    */
   CompletableFuture<Void> release(VolumeKey key, boolean force) {
     return m.lanes.submit(key, () -> {
-      if (m.state.freshView().volume(key) == null && !Recovery.adopt(m, key::equals).isEmpty()) {
+      Map<VolumeKey, KernelMounts.Mount> lost = m.state.freshView().volume(key) != null ? Map.of()
+          : m.kernel.volumeMount(m.config.mountRoot(), key).map(mt -> Map.of(key, mt)).orElse(Map.of());
+      if (!Recovery.adopt(m, lost).isEmpty()) {
         LOG.warning("adopted " + key + ": mounted under " + m.config.mountRoot() + " but not in dvdi state; released now "
             + "at an operator's request");
       }
@@ -84,11 +87,16 @@ public final class OperatorActions {
   }
 
   /**
-   * The mounts at {@code <mount root>/<driver>/<name>} that {@code view} does not know, by
-   * volume: what recovery would adopt, and what {@link #release} adopts and releases.
+   * The mounts at {@code <mount root>/<driver>/<name>} on {@code host} that {@code view} does
+   * not know, by volume: what recovery would adopt, and what {@link #release} adopts and releases.
    */
-  public static Map<VolumeKey, KernelMounts.Mount> untracked(Path mountRoot, StateView view) {
-    Map<VolumeKey, KernelMounts.Mount> out = KernelTruth.volumeMounts(mountRoot);
+  public static Map<VolumeKey, KernelMounts.Mount> untracked(Host host, Path mountRoot, StateView view) {
+    return untracked(host.mountTable(), mountRoot, view);
+  }
+
+  /** As {@link #untracked(Host, Path, StateView)}, in the mount table {@code table}. */
+  static Map<VolumeKey, KernelMounts.Mount> untracked(KernelMounts table, Path mountRoot, StateView view) {
+    Map<VolumeKey, KernelMounts.Mount> out = KernelTruth.volumeMounts(table, mountRoot);
     out.keySet().removeIf(key -> view.volume(key) != null);
     return out;
   }
@@ -99,8 +107,8 @@ public final class OperatorActions {
    * its step's timeout. The provider's own checks still apply (a device mounted anywhere else,
    * in any mount namespace, is not detached).
    */
-  public static void releaseWithoutState(DvdiConfig config, ProviderRegistry providers, VolumeKey key) {
-    KernelMounts.Mount mt = KernelTruth.volumeMounts(config.mountRoot()).get(key);
+  public static void releaseWithoutState(Host host, DvdiConfig config, ProviderRegistry providers, VolumeKey key) {
+    KernelMounts.Mount mt = new KernelTruth(host).volumeMount(config.mountRoot(), key).orElse(null);
     if (mt == null) {
       throw DvdiException.notFound("nothing is mounted at " + config.mountRoot().resolve(key.driver()).resolve(key.name()));
     }

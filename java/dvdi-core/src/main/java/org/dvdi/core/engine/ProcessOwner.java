@@ -1,8 +1,7 @@
 package org.dvdi.core.engine;
 
 import java.util.Optional;
-import java.util.function.LongFunction;
-import org.dvdi.spi.host.HostInfo;
+import org.dvdi.core.seams.Host;
 
 /**
  * Who writes an intent, and whether that process still runs: the one place of the owner
@@ -11,45 +10,36 @@ import org.dvdi.spi.host.HostInfo;
  * tells a live process from one that ended and whose pid the kernel gave to another: by pid
  * alone, a reused pid kept a dead process's in-flight records "alive", every step on those
  * volumes was refused as busy and the reaper skipped them. Owners of earlier versions
- * ({@code <writer>:<pid>:<boot id>}) are judged by pid and boot alone.
+ * ({@code <writer>:<pid>:<boot id>}) are judged by pid and boot alone. Processes and the boot
+ * id are the {@link Host}'s.
  */
 public final class ProcessOwner {
   private ProcessOwner() {}
 
-  /** This process's owner string. */
-  static String of(String writer, ProcessHandle self, String bootId) {
-    return writer + ":" + self.pid() + ":" + bootId + ":" + startMs(self);
+  /** The owner string of this process ({@link Host#pid}) on {@code host}. */
+  static String of(String writer, Host host) {
+    long pid = host.pid();
+    return writer + ":" + pid + ":" + host.bootId() + ":" + host.processStartMs(pid).orElse(0L);
   }
 
-  /** The owner's process runs: same boot, the pid alive and, when recorded, started at the recorded time. */
-  static boolean alive(String owner) {
-    return alive(owner, HostInfo.bootId());
-  }
-
-  /** As {@link #alive(String)}, on the boot {@code bootId}. */
-  public static boolean alive(String owner, String bootId) {
-    return alive(owner, bootId, ProcessHandle::of);
-  }
-
-  static boolean alive(String owner, String bootId, LongFunction<Optional<ProcessHandle>> processes) {
+  /**
+   * The owner's process runs on {@code host}: the host's current boot, the pid alive and, when
+   * recorded, started at the recorded time.
+   */
+  public static boolean alive(Host host, String owner) {
     String[] o = owner.split(":");
-    if ((o.length != 3 && o.length != 4) || !o[2].equals(bootId)) {
+    if ((o.length != 3 && o.length != 4) || !o[2].equals(host.bootId())) {
       return false;
     }
     try {
-      Optional<ProcessHandle> p = processes.apply(Long.parseLong(o[1])).filter(ProcessHandle::isAlive);
-      if (p.isEmpty()) {
+      Optional<Long> start = host.processStartMs(Long.parseLong(o[1]));
+      if (start.isEmpty()) {
         return false;
       }
       long recorded = o.length == 4 ? Long.parseLong(o[3]) : 0;
-      return recorded == 0 || startMs(p.get()) == recorded;
+      return recorded == 0 || start.get() == recorded;
     } catch (NumberFormatException e) {
       return false;
     }
-  }
-
-  /** The process's start time, or 0 when the kernel does not say. */
-  static long startMs(ProcessHandle p) {
-    return p.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
   }
 }

@@ -62,7 +62,7 @@ final class Reaper implements AutoCloseable {
       Map<VolumeKey, List<String>> users = Recovery.users(view);
       for (Volume v : view.volumes().values()) {
         VolumeKey key = VolumeKey.of(v);
-        if (v.getPinned() || users.containsKey(key) || !m.lanes.idle(key) || MountTable.inPreparation(view, key, m::preparing, VolumeManager::ownerAlive)) {
+        if (v.getPinned() || users.containsKey(key) || !m.lanes.idle(key) || MountTable.inPreparation(view, key, m::preparing, m::ownerAlive)) {
           continue;
         }
         if (v.getStatus() != VolumeStatus.MOUNTED && MountTable.actorOwnsLiveStep(v, m.actor())) {

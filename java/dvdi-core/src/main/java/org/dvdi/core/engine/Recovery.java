@@ -63,8 +63,13 @@ final class Recovery {
     }
     CrashPoints.reached("recover.containers-cleaned");
     view = m.state.freshView();
+    // the one read of the mount table: for the records that ask it, and for the mounts to adopt
+    // (those state does not know now; the volumes reconciled below are all known, so no step of
+    // this recovery changes which of those are mounted)
+    KernelMounts table = m.host.mountTable();
+    Map<VolumeKey, KernelMounts.Mount> untracked = OperatorActions.untracked(table, m.config.mountRoot(), view);
     Map<VolumeKey, List<String>> users = users(view);
-    Predicate<Volume> kernel = m.kernelHasOnce();
+    Predicate<Volume> kernel = m.kernelHas(table);
     List<VolumeKey> keptVolumes = new ArrayList<>();
     List<CompletableFuture<Void>> work = new ArrayList<>();
     for (Volume v : view.volumes().values()) {
@@ -101,7 +106,7 @@ final class Recovery {
       m.scheduler.await(w);
     }
     CrashPoints.reached("recover.volumes-reconciled");
-    List<VolumeKey> adopted = adopt(m, key -> true);
+    List<VolumeKey> adopted = adopt(m, untracked);
     for (VolumeKey key : adopted) {
       LOG.warning("adopted " + key + ": mounted under " + m.config.mountRoot() + " but not in dvdi state; kept until an "
           + "operator runs `dvdi release " + key + "`");
@@ -133,15 +138,13 @@ final class Recovery {
   }
 
   /**
-   * Adopts the mounts at {@code <mount root>/<driver>/<name>} that state does not know (state
-   * lost or damaged) and {@code which} selects: each is written as a MOUNTED volume, pinned
-   * (kept until an operator's {@code dvdi release}). Returns the volumes adopted. Recovery
-   * adopts every such mount; an operator's release adopts the one it is about to release, so
-   * that its release is the normal one, with its intent written first.
+   * Adopts the mounts {@code found} at {@code <mount root>/<driver>/<name>} that state does not
+   * know (state lost or damaged): each is written as a MOUNTED volume, pinned (kept until an
+   * operator's {@code dvdi release}). Returns the volumes adopted. Recovery adopts every such
+   * mount; an operator's release adopts the one it is about to release, so that its release is
+   * the normal one, with its intent written first.
    */
-  static List<VolumeKey> adopt(VolumeManager m, Predicate<VolumeKey> which) {
-    Map<VolumeKey, KernelMounts.Mount> found = KernelTruth.volumeMounts(m.config.mountRoot());
-    found.keySet().removeIf(which.negate());
+  static List<VolumeKey> adopt(VolumeManager m, Map<VolumeKey, KernelMounts.Mount> found) {
     if (found.isEmpty()) {
       return List.of();
     }

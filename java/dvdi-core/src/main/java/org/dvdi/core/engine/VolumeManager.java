@@ -27,6 +27,7 @@ import org.dvdi.core.engine.Results.RecoverResult;
 import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
+import org.dvdi.core.seams.Host;
 import org.dvdi.core.seams.Scheduler;
 import org.dvdi.core.seams.Seams;
 import org.dvdi.core.state.StateStore;
@@ -35,7 +36,7 @@ import org.dvdi.core.state.proto.Volume;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.VolumeOptions;
 import org.dvdi.spi.host.Commands;
-import org.dvdi.spi.host.HostInfo;
+import org.dvdi.spi.host.KernelMounts;
 
 /**
  * The engine's protocol: prepare and cleanup of containers on top of the {@link MountTable}
@@ -71,6 +72,9 @@ public final class VolumeManager implements AutoCloseable {
   final StateStore state;
   final ProviderRegistry providers;
   final Commands commands;
+  /** The host the engine asks about mounts, devices, processes and the boot. */
+  final Host host;
+  final KernelTruth kernel;
   final String bootId;
   private final String owner;
   final Scheduler scheduler;
@@ -93,7 +97,10 @@ public final class VolumeManager implements AutoCloseable {
     this(config, state, providers, commands, writer, Seams.real());
   }
 
-  /** An engine on {@code seams} (the simulation's, in its tests); {@link #close} closes their scheduler. */
+  /**
+   * An engine on {@code seams}: this machine's ({@link Seams#real}), or the simulation's in its
+   * tests; {@link #close} closes their scheduler.
+   */
   public VolumeManager(DvdiConfig config, StateStore state, ProviderRegistry providers, Commands commands, String writer,
       Seams seams) {
     this.config = config;
@@ -101,8 +108,10 @@ public final class VolumeManager implements AutoCloseable {
     this.providers = providers;
     this.commands = commands;
     this.scheduler = seams.scheduler();
-    this.bootId = HostInfo.bootId();
-    this.owner = ProcessOwner.of(writer, ProcessHandle.current(), bootId);
+    this.host = seams.host();
+    this.kernel = new KernelTruth(host);
+    this.bootId = host.bootId();
+    this.owner = ProcessOwner.of(writer, host);
     this.metrics = new Metrics(scheduler::nanoTime);
     this.control = scheduler.pool("dvdi-control", CONTROL_THREADS, false);
     this.settle = scheduler.pool("dvdi-settle", SETTLE_THREADS, false);
@@ -138,23 +147,22 @@ public final class VolumeManager implements AutoCloseable {
 
   /** Who acts now, for the mount table's records. */
   Actor actor() {
-    return new Actor(owner, bootId, scheduler.currentTimeMillis(), VolumeManager::ownerAlive);
+    return new Actor(owner, bootId, scheduler.currentTimeMillis(), this::ownerAlive);
   }
 
-  /** An intent owner whose process still runs; see {@link ProcessOwner}. */
-  static boolean ownerAlive(String owner) {
-    return ProcessOwner.alive(owner);
+  /** An intent owner whose process still runs on this engine's host; see {@link ProcessOwner}. */
+  boolean ownerAlive(String owner) {
+    return ProcessOwner.alive(host, owner);
   }
 
   /** What the kernel says of a volume: whether it is mounted (see {@link KernelTruth}). */
   Predicate<Volume> kernelHas() {
-    return KernelTruth::mounted;
+    return kernel::mounted;
   }
 
-  /** As {@link #kernelHas()}, with the mount table read once for all the volumes asked about. */
-  Predicate<Volume> kernelHasOnce() {
-    java.util.function.Supplier<org.dvdi.spi.host.KernelMounts> table = KernelTruth.once();
-    return v -> KernelTruth.mounted(v, table);
+  /** As {@link #kernelHas()}, asking {@code table} (read once for all the volumes asked about) where the mount table decides. */
+  Predicate<Volume> kernelHas(KernelMounts table) {
+    return v -> kernel.mounted(v, () -> table);
   }
 
   boolean preparing(String cid) {
@@ -166,7 +174,7 @@ public final class VolumeManager implements AutoCloseable {
    * {@code dvdi mount} or {@code unmount} killed midway): it is cleaned up.
    */
   boolean leftByEndedProcess(org.dvdi.core.state.proto.Container c) {
-    return MountTable.leftByEndedProcess(c, preparing(c.getId()), VolumeManager::ownerAlive);
+    return MountTable.leftByEndedProcess(c, preparing(c.getId()), this::ownerAlive);
   }
 
   // ------------------------------------------------------------------ prepare

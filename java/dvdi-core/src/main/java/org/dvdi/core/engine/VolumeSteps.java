@@ -92,7 +92,7 @@ final class VolumeSteps {
       chown(mv.hostPath(), user, key);
     }
     return MountTable.mounted(key, options, mv.hostPath(), mv.device().isEmpty() ? att.device() : mv.device(), data,
-        KernelTruth.deviceOrUnknown(mv.hostPath()), m.actor());
+        m.kernel.deviceOrUnknown(mv.hostPath()), m.actor());
   }
 
   /** A new filesystem's root belongs to the container's user, so that a non-root task can write. */

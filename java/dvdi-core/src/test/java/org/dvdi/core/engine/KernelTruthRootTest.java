@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.dvdi.core.seams.Host;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.spi.testing.LeakCheck;
 import org.dvdi.spi.testing.RequiresRoot;
@@ -21,6 +22,7 @@ class KernelTruthRootTest {
   @TempDir
   Path tmp;
 
+  final KernelTruth kernel = new KernelTruth(Host.REAL);
   String loop;
   Path host;
 
@@ -67,31 +69,31 @@ class KernelTruthRootTest {
     Path node = tmp.resolve("node");
     run("mknod", node.toString(), "b", Integer.toString(Integer.parseInt(majMin[0], 16)),
         Integer.toString(Integer.parseInt(majMin[1], 16)));
-    assertTrue(KernelTruth.mounted(record(host.toString(), node.toString())), "mounted while its node is there");
+    assertTrue(kernel.mounted(record(host.toString(), node.toString())), "mounted while its node is there");
     Files.delete(node);
-    assertFalse(KernelTruth.mounted(record(host.toString(), node.toString())),
+    assertFalse(kernel.mounted(record(host.toString(), node.toString())),
         "the device node is gone: the mount at the host path is not the volume's");
   }
 
   @Test
   void aHostPathOnAnotherDeviceIsNotMounted() throws Exception {
     mountALoopDevice();
-    assertTrue(KernelTruth.mounted(record(host.toString(), loop)));
+    assertTrue(kernel.mounted(record(host.toString(), loop)));
     Path other = Files.createDirectories(tmp.resolve("other"));
-    assertFalse(KernelTruth.mounted(record(other.toString(), loop)), "a directory beside the mount is on another device");
+    assertFalse(kernel.mounted(record(other.toString(), loop)), "a directory beside the mount is on another device");
   }
 
   @Test
   void withoutADeviceTheFilesystemRecordedAtTheMountDecides() throws Exception {
     mountALoopDevice();
     Path data = Files.createDirectories(host.resolve("data"));
-    long dev = KernelTruth.deviceOf(data);
+    long dev = kernel.deviceOf(data);
     Volume v = record(data.toString(), "").toBuilder().setHostDev(dev).build();
-    assertTrue(KernelTruth.mounted(v), "a path inside the mount, on the recorded filesystem");
-    assertFalse(KernelTruth.mounted(record(data.toString(), "")), "without a record, a path inside a mount is not a mount point");
+    assertTrue(kernel.mounted(v), "a path inside the mount, on the recorded filesystem");
+    assertFalse(kernel.mounted(record(data.toString(), "")), "without a record, a path inside a mount is not a mount point");
     run("umount", host.toString());
     Files.createDirectories(host.resolve("data"));
-    assertFalse(KernelTruth.mounted(v), "the bare directory on the disk below is not the volume");
+    assertFalse(kernel.mounted(v), "the bare directory on the disk below is not the volume");
     run("mount", loop, host.toString());
   }
 }

@@ -46,9 +46,9 @@ class OwnerLivenessTest {
 
   @Test
   void aRecordOfAnEndedProcessWhosePidWasReusedIsNotAlive() {
-    assertTrue(VolumeManager.ownerAlive(dvdi.manager().actor().owner()), "this process runs");
+    assertTrue(dvdi.manager().ownerAlive(dvdi.manager().actor().owner()), "this process runs");
     assertTrue(other.isAlive());
-    assertFalse(VolumeManager.ownerAlive(withPidOf(other.pid())),
+    assertFalse(dvdi.manager().ownerAlive(withPidOf(other.pid())),
         "pid " + other.pid() + " now belongs to another process, started at another time");
   }
 
@@ -57,7 +57,7 @@ class OwnerLivenessTest {
     String mine = dvdi.manager().actor().owner();
     String[] o = mine.split(":");
     String legacy = o[0] + ":" + other.pid() + ":" + o[2];
-    assertTrue(VolumeManager.ownerAlive(legacy), "no start time recorded: the pid alone decides");
-    assertFalse(VolumeManager.ownerAlive(o[0] + ":" + other.pid() + ":another-boot"), "another boot is never alive");
+    assertTrue(dvdi.manager().ownerAlive(legacy), "no start time recorded: the pid alone decides");
+    assertFalse(dvdi.manager().ownerAlive(o[0] + ":" + other.pid() + ":another-boot"), "another boot is never alive");
   }
 }
