@@ -149,7 +149,8 @@ public final class SimDisk implements Disk {
   }
 
   /** The machine crashed: a seeded random part of what was not synced survives, the last write perhaps torn. */
-  public void crash(Random random) {
+  public void crash(Random seeded) {
+    Random random = seeded == null ? null : mixed(seeded);
     TreeMap<String, Inode> after = new TreeMap<>(durableNames);
     for (List<List<Link>> ops : pendingNames.values()) {
       applyNames(after, ops.subList(0, keep(random, ops.size())));
@@ -470,6 +471,17 @@ public final class SimDisk implements Disk {
     f.data = c;
     f.durable = c.clone();
     f.pending.clear();
+  }
+
+  /**
+   * A generator drawn from {@code r} through SplitMix64's finaliser: the first draws of
+   * {@code new Random(seed)} for neighbouring seeds are nearly alike, and tests count seeds up.
+   */
+  private static Random mixed(Random r) {
+    long z = r.nextLong() + 0x9E3779B97F4A7C15L;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return new Random(z ^ (z >>> 31));
   }
 
   private static int keep(Random random, int pending) {
