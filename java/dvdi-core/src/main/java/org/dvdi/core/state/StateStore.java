@@ -370,7 +370,15 @@ public final class StateStore implements AutoCloseable {
       }
     }
     if (++recordsSinceCompaction >= COMPACT_RECORDS || knownJournalSize >= COMPACT_BYTES) {
-      compact();
+      try {
+        compact();
+      } catch (DvdiException e) {
+        // The record is durable and applied: the change is made, and the files as they are
+        // read whole (a snapshot replaced without its journal is one generation ahead of it).
+        // The next change re-reads them and compacts again.
+        LOG.severe(e.getMessage() + "; the change was made (its record is in the journal), compacting is tried again"
+            + " at the next change");
+      }
     }
   }
 

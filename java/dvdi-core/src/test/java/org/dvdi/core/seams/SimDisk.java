@@ -38,7 +38,8 @@ import org.dvdi.spi.host.FileLocks;
  * that many more steps every call throws {@link PowerCut} (the process is dead; nothing it does
  * reaches the disk) until {@link #crash}.
  *
- * <p><b>Faults.</b> {@link #failNext} makes the next operation of a kind throw an IOException
+ * <p><b>Faults.</b> {@link #failNext} makes the next operation of a kind ({@link #failAfter}: the
+ * n-th next step) throw an IOException
  * ("Input/output error (injected fdatasync failure)"): a failed write has written its first
  * half (a disk that filled up), a failed sync leaves what it should have made durable pending
  * (it may or may not be on disk after a crash), a failed truncate or rename changed nothing.
@@ -109,6 +110,7 @@ public final class SimDisk implements Disk {
   private long nextInode = 1;
   private long steps;
   private long cutAfter = -1;
+  private long failStep = -1;
   private boolean powerOff;
   private long epoch;
 
@@ -125,6 +127,12 @@ public final class SimDisk implements Disk {
 
   public SimDisk failNext(Op op, int times) {
     faults.merge(op, times, Integer::sum);
+    return this;
+  }
+
+  /** Makes the step after {@code n} more steps fail, whatever it is. */
+  public SimDisk failAfter(long n) {
+    failStep = steps + n;
     return this;
   }
 
@@ -197,6 +205,7 @@ public final class SimDisk implements Disk {
     c.nextInode = nextInode;
     c.steps = steps;
     c.cutAfter = cutAfter;
+    c.failStep = failStep;
     c.powerOff = powerOff;
     return c;
   }
@@ -368,8 +377,11 @@ public final class SimDisk implements Disk {
     if (cutAfter > 0) {
       cutAfter--;
     }
-    steps++;
+    long index = steps++;
     calls.merge(op, 1, Integer::sum);
+    if (index == failStep) {
+      return true;
+    }
     Integer f = faults.get(op);
     if (f != null && f > 0) {
       faults.put(op, f - 1);
