@@ -5,12 +5,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
+import org.dvdi.core.seams.Disk;
 import org.dvdi.core.state.proto.JournalRecord;
 import org.dvdi.core.state.proto.Snapshot;
 
@@ -163,10 +163,15 @@ public final class StateFiles {
    * read (this dvdi must not act on it, nor change it).
    */
   public static Loaded read(Path dir) {
+    return read(dir, Disk.REAL);
+  }
+
+  /** {@link #read(Path)} from {@code disk}. */
+  public static Loaded read(Path dir, Disk disk) {
     Loaded l = new Loaded();
-    readSnapshot(dir.resolve(SNAPSHOT), l);
+    readSnapshot(disk, dir.resolve(SNAPSHOT), l);
     if (l.newerFormat == null) {
-      readJournal(dir.resolve(JOURNAL), l);
+      readJournal(disk, dir.resolve(JOURNAL), l);
     }
     if (l.newerFormat != null) {
       Loaded refused = new Loaded();
@@ -177,10 +182,10 @@ public final class StateFiles {
     return l;
   }
 
-  private static void readSnapshot(Path p, Loaded l) {
+  private static void readSnapshot(Disk disk, Path p, Loaded l) {
     byte[] all;
     try {
-      all = Files.readAllBytes(p);
+      all = disk.readAll(p);
     } catch (NoSuchFileException e) {
       return;
     } catch (IOException e) {
@@ -219,10 +224,10 @@ public final class StateFiles {
     }
   }
 
-  private static void readJournal(Path p, Loaded l) {
+  private static void readJournal(Disk disk, Path p, Loaded l) {
     byte[] all;
     try {
-      all = Files.readAllBytes(p);
+      all = disk.readAll(p);
     } catch (NoSuchFileException e) {
       return;
     } catch (IOException e) {

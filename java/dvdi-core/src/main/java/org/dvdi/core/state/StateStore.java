@@ -2,15 +2,8 @@ package org.dvdi.core.state;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -18,14 +11,13 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
+import org.dvdi.core.seams.Disk;
 import org.dvdi.core.state.proto.Change;
 import org.dvdi.core.state.proto.Container;
 import org.dvdi.core.state.proto.JournalRecord;
 import org.dvdi.core.state.proto.Snapshot;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.spi.DvdiException;
-import org.dvdi.spi.host.AtomicFiles;
-import org.dvdi.spi.host.FileLocks;
 import org.dvdi.spi.host.HostInfo;
 
 /**
@@ -43,6 +35,9 @@ import org.dvdi.spi.host.HostInfo;
  * {@link #mutate} (INTERNAL, saying why, logged as severe) until the process restarts and
  * reads the state as it would after a crash at that moment; {@link #view} still shows what was
  * acknowledged.
+ *
+ * <p>All its I/O goes through a {@link Disk}: this machine's, or in a simulation one that loses
+ * unsynced bytes at a crash and fails on cue.
  */
 public final class StateStore implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(StateStore.class.getName());
@@ -51,25 +46,16 @@ public final class StateStore implements AutoCloseable {
   static final int COMPACT_RECORDS = 512;
   static final long COMPACT_BYTES = 8L << 20;
 
-  /** Opens the journal for appending: the real file, or in a test one whose writes fail on cue. */
-  @FunctionalInterface
-  interface JournalOpener {
-    FileChannel open(Path journal) throws IOException;
-  }
-
-  /** The journal as it is on disk. */
-  static final JournalOpener JOURNAL_FILE = p -> FileChannel.open(p, StandardOpenOption.WRITE);
-
   private final Path dir;
   private final String writer;
   private final Duration lockTimeout;
-  private final JournalOpener journals;
+  private final Disk disk;
   private final StateView table = StateView.mutableEmpty();
   private final List<String> repairs = Collections.synchronizedList(new ArrayList<>());
   private final AtomicLong commits = new AtomicLong();
   private final AtomicLong syncNanos = new AtomicLong();
 
-  private FileChannel journal;
+  private Disk.OpenFile journal;
   private long generation;
   private long lastSequence;
   private int recordsSinceCompaction;
@@ -81,11 +67,11 @@ public final class StateStore implements AutoCloseable {
   /** Why this store refuses every change (a journal it could not cut back), or null. */
   private volatile String refusal;
 
-  private StateStore(Path dir, String writer, Duration lockTimeout, JournalOpener journals) {
+  private StateStore(Path dir, String writer, Duration lockTimeout, Disk disk) {
     this.dir = dir;
     this.writer = writer;
     this.lockTimeout = lockTimeout;
-    this.journals = journals;
+    this.disk = disk;
   }
 
   /**
@@ -96,19 +82,14 @@ public final class StateStore implements AutoCloseable {
    * {@link #damaged()}. State written by a newer dvdi is refused (thrown), untouched.
    */
   public static StateStore open(Path dir, String writer, Duration lockTimeout) {
-    return open(dir, writer, lockTimeout, JOURNAL_FILE);
+    return open(dir, writer, lockTimeout, Disk.REAL);
   }
 
-  /** {@link #open(Path, String, Duration)}, appending to the journal through {@code journals}. */
-  static StateStore open(Path dir, String writer, Duration lockTimeout, JournalOpener journals) {
-    StateStore s = new StateStore(dir, writer, lockTimeout, journals);
+  /** {@link #open(Path, String, Duration)} on {@code disk}. */
+  public static StateStore open(Path dir, String writer, Duration lockTimeout, Disk disk) {
+    StateStore s = new StateStore(dir, writer, lockTimeout, disk);
     try {
-      Files.createDirectories(dir);
-      try {
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-      } catch (IOException | UnsupportedOperationException e) {
-        LOG.warning("cannot restrict permissions of state directory " + dir + ": " + e.getMessage());
-      }
+      disk.createPrivateDirectories(dir);
     } catch (IOException e) {
       throw DvdiException.config("cannot create state directory " + dir + ": " + e.getMessage());
     }
@@ -122,12 +103,17 @@ public final class StateStore implements AutoCloseable {
    * state written by a newer dvdi gives an empty view with {@link ReadResult#refused()}.
    */
   public static ReadResult read(Path dir, Duration lockTimeout) {
-    if (!Files.isDirectory(dir)) {
+    return read(dir, lockTimeout, Disk.REAL);
+  }
+
+  /** {@link #read(Path, Duration)} on {@code disk}. */
+  public static ReadResult read(Path dir, Duration lockTimeout, Disk disk) {
+    if (!disk.isDirectory(dir)) {
       return new ReadResult(StateView.mutableEmpty().copy(), List.of(), false, false, 0);
     }
     StateFiles.Loaded l;
-    try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), true, lockTimeout, "the dvdi state lock")) {
-      l = StateFiles.read(dir);
+    try (Disk.Lock h = lock(disk, dir, true, lockTimeout)) {
+      l = StateFiles.read(dir, disk);
     }
     if (l.newerFormat != null) {
       return new ReadResult(StateView.mutableEmpty().copy(), List.of(l.newerFormat), true, false, l.newerFormatVersion);
@@ -217,7 +203,7 @@ public final class StateStore implements AutoCloseable {
     if (why != null) {
       throw DvdiException.internal(why, null);
     }
-    try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), false, lockTimeout, "the dvdi state lock")) {
+    try (Disk.Lock h = lock(disk, dir, false, lockTimeout)) {
       refreshIfChanged();
       Changes changes = new Changes();
       T result;
@@ -235,8 +221,8 @@ public final class StateStore implements AutoCloseable {
     if (!dirty) {
       try {
         Object snapKey = fileKey(dir.resolve(StateFiles.SNAPSHOT));
-        BasicFileAttributes j = Files.readAttributes(dir.resolve(StateFiles.JOURNAL), BasicFileAttributes.class);
-        if (Objects.equals(snapKey, knownSnapshotKey) && Objects.equals(j.fileKey(), knownJournalKey)
+        Disk.FileId j = disk.id(dir.resolve(StateFiles.JOURNAL));
+        if (Objects.equals(snapKey, knownSnapshotKey) && Objects.equals(j.key(), knownJournalKey)
             && j.size() == knownJournalSize) {
           return;
         }
@@ -248,7 +234,7 @@ public final class StateStore implements AutoCloseable {
   }
 
   private void reload() {
-    StateFiles.Loaded l = StateFiles.read(dir);
+    StateFiles.Loaded l = StateFiles.read(dir, disk);
     if (l.newerFormat != null) {
       throw DvdiException.internal(l.newerFormat, null);
     }
@@ -328,7 +314,7 @@ public final class StateStore implements AutoCloseable {
     Path p = dir.resolve(file);
     Path aside = asideName(file);
     try {
-      Files.move(p, aside, StandardCopyOption.ATOMIC_MOVE);
+      disk.move(p, aside);
       note("moved damaged " + p + " to " + aside + " (" + why + ")");
       return "the damaged file is kept at " + aside;
     } catch (NoSuchFileException e) {
@@ -344,11 +330,7 @@ public final class StateStore implements AutoCloseable {
     Path p = dir.resolve(file);
     Path aside = asideName(file);
     try {
-      Files.copy(p, aside);
-      try (FileChannel c = FileChannel.open(aside, StandardOpenOption.WRITE)) {
-        c.force(true);
-      }
-      AtomicFiles.syncDirectory(dir);
+      disk.copy(p, aside);
       return "the damaged file is kept at " + aside;
     } catch (IOException e) {
       return "the damaged file could not be kept (copying " + p + " to " + aside + ": " + e.getMessage() + ")";
@@ -359,7 +341,7 @@ public final class StateStore implements AutoCloseable {
   private Path asideName(String file) {
     String base = file + StateFiles.DAMAGED_INFIX + System.currentTimeMillis();
     Path aside = dir.resolve(base);
-    for (int n = 2; Files.exists(aside, LinkOption.NOFOLLOW_LINKS); n++) {
+    for (int n = 2; disk.exists(aside); n++) {
       aside = dir.resolve(base + "-" + n);
     }
     return aside;
@@ -372,12 +354,10 @@ public final class StateStore implements AutoCloseable {
     long start = System.nanoTime();
     long before = knownJournalSize;
     try {
-      long pos = before;
-      while (b.hasRemaining()) {
-        pos += journal.write(b, pos);
-      }
-      journal.force(false);
-      knownJournalSize = pos;
+      long after = before + b.remaining();
+      journal.write(before, b);
+      journal.sync();
+      knownJournalSize = after;
     } catch (IOException e) {
       throw undoAppend(before, e);
     }
@@ -390,7 +370,15 @@ public final class StateStore implements AutoCloseable {
       }
     }
     if (++recordsSinceCompaction >= COMPACT_RECORDS || knownJournalSize >= COMPACT_BYTES) {
-      compact();
+      try {
+        compact();
+      } catch (DvdiException e) {
+        // The record is durable and applied: the change is made, and the files as they are
+        // read whole (a snapshot replaced without its journal is one generation ahead of it).
+        // The next change re-reads them and compacts again.
+        LOG.severe(e.getMessage() + "; the change was made (its record is in the journal), compacting is tried again"
+            + " at the next change");
+      }
     }
   }
 
@@ -407,7 +395,7 @@ public final class StateStore implements AutoCloseable {
     String what = "cannot write dvdi state to " + j + ": " + e.getMessage();
     try {
       journal.truncate(before);
-      journal.force(false);
+      journal.sync();
     } catch (IOException t) {
       e.addSuppressed(t);
       refusal = what + "; cutting the journal back to " + before + " bytes failed too (" + t.getMessage()
@@ -429,8 +417,8 @@ public final class StateStore implements AutoCloseable {
       s.addAllVolumes(table.volumes().values()).addAllContainers(table.containers().values());
     }
     try {
-      AtomicFiles.write(dir.resolve(StateFiles.SNAPSHOT), StateFiles.encodeSnapshot(s.build()));
-      AtomicFiles.write(dir.resolve(StateFiles.JOURNAL), StateFiles.journalHeader(generation + 1));
+      disk.replace(dir.resolve(StateFiles.SNAPSHOT), StateFiles.encodeSnapshot(s.build()));
+      disk.replace(dir.resolve(StateFiles.JOURNAL), StateFiles.journalHeader(generation + 1));
     } catch (IOException e) {
       dirty = true;
       throw DvdiException.internal("cannot write dvdi state snapshot in " + dir + ": " + e.getMessage(), e);
@@ -444,7 +432,7 @@ public final class StateStore implements AutoCloseable {
   private void openJournal() {
     closeJournal();
     try {
-      journal = journals.open(dir.resolve(StateFiles.JOURNAL));
+      journal = disk.open(dir.resolve(StateFiles.JOURNAL));
     } catch (IOException e) {
       dirty = true;
       throw DvdiException.internal("cannot open dvdi state journal in " + dir + ": " + e.getMessage(), e);
@@ -454,8 +442,8 @@ public final class StateStore implements AutoCloseable {
   private void remember() {
     try {
       knownSnapshotKey = fileKey(dir.resolve(StateFiles.SNAPSHOT));
-      BasicFileAttributes j = Files.readAttributes(dir.resolve(StateFiles.JOURNAL), BasicFileAttributes.class);
-      knownJournalKey = j.fileKey();
+      Disk.FileId j = disk.id(dir.resolve(StateFiles.JOURNAL));
+      knownJournalKey = j.key();
       knownJournalSize = j.size();
     } catch (IOException e) {
       dirty = true;
@@ -463,9 +451,9 @@ public final class StateStore implements AutoCloseable {
     }
   }
 
-  private static Object fileKey(Path p) throws IOException {
+  private Object fileKey(Path p) throws IOException {
     try {
-      return Files.readAttributes(p, BasicFileAttributes.class).fileKey();
+      return disk.id(p).key();
     } catch (NoSuchFileException e) {
       return null;
     }
@@ -484,8 +472,12 @@ public final class StateStore implements AutoCloseable {
 
   @Override
   public void close() {
-    try (FileLocks.Held h = FileLocks.lock(dir.resolve(StateFiles.LOCK), false, lockTimeout, "the dvdi state lock")) {
+    try (Disk.Lock h = lock(disk, dir, false, lockTimeout)) {
       closeJournal();
     }
+  }
+
+  private static Disk.Lock lock(Disk disk, Path dir, boolean shared, Duration timeout) {
+    return disk.lock(dir.resolve(StateFiles.LOCK), shared, timeout, "the dvdi state lock");
   }
 }

@@ -15,10 +15,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.dvdi.core.seams.SimDisk;
 import org.dvdi.core.state.proto.Container;
 import org.dvdi.core.state.proto.ContainerStatus;
 import org.dvdi.core.state.proto.Volume;
@@ -461,53 +463,63 @@ class StateStoreTest {
   static final VolumeKey B = new VolumeKey("loop", "b");
   static final VolumeKey C = new VolumeKey("loop", "c");
 
+  /** A state directory on a simulated disk. */
+  static final Path SIM = Path.of("/sim/state");
+
   @Test
   void hole11a_aChangeWhoseFdatasyncFailedIsReportedFailedAndNeverReplays() throws Exception {
-    FailingJournal disk = new FailingJournal();
-    Path j = dir.resolve(StateFiles.JOURNAL);
+    SimDisk disk = new SimDisk();
+    Path j = SIM.resolve(StateFiles.JOURNAL);
     DvdiException e;
-    try (StateStore s = StateStore.open(dir, "agent", T, disk)) {
+    try (StateStore s = StateStore.open(SIM, "agent", T, disk)) {
       put(s, "a");
-      long before = Files.size(j);
-      disk.failForces = 1;
+      long before = disk.id(j).size();
+      disk.failNext(SimDisk.Op.SYNC);
       e = assertThrows(DvdiException.class, () -> put(s, "b"));
       assertEquals(ErrorCode.INTERNAL, e.getCode());
       assertFalse(s.view().volumes().containsKey(B));
       assertFalse(s.freshView().volumes().containsKey(B), "not even after a re-read");
-      assertEquals(before, Files.size(j), "the record is cut off the journal again");
+      assertEquals(before, disk.id(j).size(), "the record is cut off the journal again");
       put(s, "c");
     }
-    try (StateStore s = StateStore.open(dir, "agent", T)) {
+    try (StateStore s = StateStore.open(SIM, "agent", T, disk)) {
       assertEquals(Set.of(A, C), s.view().volumes().keySet(), "the change reported as failed never takes effect");
       assertTrue(s.repairs().isEmpty(), s.repairs().toString());
     }
     assertTrue(e.getMessage().contains(j.toString()) && e.getMessage().contains("injected fdatasync failure")
         && e.getMessage().contains("not made"), e.getMessage());
+    for (int seed = 0; seed < 20; seed++) {
+      SimDisk crashed = disk.copy();
+      crashed.crash(new Random(seed));
+      try (StateStore s = StateStore.open(SIM, "agent", T, crashed)) {
+        assertEquals(Set.of(A, C), s.view().volumes().keySet(), "nor after a crash (seed " + seed + ")");
+      }
+    }
   }
 
   @Test
   void hole11a_whenTheJournalCannotBeCutBackTheStoreRefusesEveryChangeAfter() throws Exception {
-    FailingJournal disk = new FailingJournal();
-    try (StateStore s = StateStore.open(dir, "agent", T, disk)) {
+    SimDisk disk = new SimDisk();
+    try (StateStore s = StateStore.open(SIM, "agent", T, disk)) {
       put(s, "a");
-      disk.failForces = 1;
-      disk.failTruncates = 1;
+      disk.failNext(SimDisk.Op.SYNC).failNext(SimDisk.Op.TRUNCATE);
       DvdiException e = assertThrows(DvdiException.class, () -> put(s, "b"));
       assertEquals(ErrorCode.INTERNAL, e.getCode());
       // The disk works again, but whether "b" is in the journal is unknown: nothing more is decided on it.
-      int forces = disk.forces;
+      long steps = disk.steps();
       DvdiException after = assertThrows(DvdiException.class, () -> put(s, "c"));
       assertEquals(ErrorCode.INTERNAL, after.getCode());
       assertThrows(DvdiException.class, s::freshView, "no decision on a table re-read from that journal either");
-      assertEquals(forces, disk.forces, "nothing more was written");
+      assertEquals(steps, disk.steps(), "nothing more was written (nor synced)");
       assertEquals(Set.of(A), s.view().volumes().keySet(), "what this process acknowledged");
       assertTrue(e.getMessage().contains("injected fdatasync failure") && e.getMessage().contains("injected truncate failure")
           && e.getMessage().contains("refuses"), e.getMessage());
       assertTrue(after.getMessage().contains("refuses") && after.getMessage().contains("restart"), after.getMessage());
     }
-    try (StateStore s = StateStore.open(dir, "agent", T)) {
+    try (StateStore s = StateStore.open(SIM, "agent", T, disk)) {
       // As after a crash at that moment: the record is there whole (it was written) and is read.
       assertTrue(s.view().volumes().containsKey(A));
+      assertTrue(s.view().volumes().containsKey(B), "the page cache still has the record");
       assertFalse(s.view().volumes().containsKey(C));
       put(s, "c");
     }

@@ -79,8 +79,7 @@ public final class FileLocks {
           return new Held(jvm, ch, l);
         }
         if (System.nanoTime() - until > 0) {
-          throw DvdiException.timeout(what + " (" + key + ") is held by another process for more than "
-              + timeout.toMillis() + " ms");
+          throw heldByAnotherProcess(key, what, timeout);
         }
         Thread.sleep(sleep);
         sleep = Math.min(sleep * 2, 20);
@@ -99,6 +98,15 @@ public final class FileLocks {
       jvm.unlock();
       throw e;
     }
+  }
+
+  /**
+   * The error when the lock on {@code file} was held by another process for all of
+   * {@code timeout} (also what a simulated lock table says at once).
+   */
+  public static DvdiException heldByAnotherProcess(Path file, String what, Duration timeout) {
+    return DvdiException.timeout(what + " (" + file.toAbsolutePath().normalize() + ") is held by another process for more than "
+        + timeout.toMillis() + " ms");
   }
 
   private static void closeQuietly(FileChannel ch) {
