@@ -1,5 +1,6 @@
 package org.dvdi.core.engine;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -7,8 +8,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Predicate;
 import java.util.logging.Logger;
+import org.dvdi.core.config.DvdiConfig;
+import org.dvdi.core.config.DvdiConfig.Step;
 import org.dvdi.core.engine.Results.CleanupResult;
 import org.dvdi.core.engine.Results.RecoverResult;
 import org.dvdi.core.state.StateView;
@@ -54,12 +58,16 @@ final class Recovery {
     List<VolumeKey> released = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<CleanupResult>> cleanups = new ArrayList<>();
     for (String id : gone) {
-      cleanups.add(m.cleanup(id));
+      cleanups.add(within(m.cleanup(id), releaseBudget(m.config), "cleanup of container " + id));
     }
-    for (CompletableFuture<CleanupResult> f : cleanups) {
-      CleanupResult r = m.scheduler.await(f);
-      released.addAll(r.released());
-      problems.addAll(r.failures());
+    for (int i = 0; i < cleanups.size(); i++) {
+      try {
+        CleanupResult r = m.scheduler.await(cleanups.get(i));
+        released.addAll(r.released());
+        problems.addAll(r.failures());
+      } catch (CompletionException e) {
+        problems.add(DvdiException.wrap(e, "cleanup of container " + gone.get(i)) + "; the retry loop finishes it");
+      }
     }
     CrashPoints.reached("recover.containers-cleaned");
     view = m.state.freshView();
@@ -75,8 +83,16 @@ final class Recovery {
     for (Volume v : view.volumes().values()) {
       VolumeKey key = VolumeKey.of(v);
       List<String> holders = users.getOrDefault(key, List.of());
+      if (!m.lanes.idle(key)) {
+        // a step of this process is still under way on it (a call past its deadline, of the
+        // cleanups above): it is not tried again here; the retry loop finishes or undoes it
+        problems.add(key + ": a call past its deadline is still under way on it; the retry loop takes it over");
+        keptVolumes.add(key);
+        continue;
+      }
       if (holders.isEmpty() && !v.getPinned()) {
-        work.add(m.lanes.submit(key, () -> m.steps.releaseOrphan(key)).handle((r, e) -> {
+        work.add(within(m.lanes.submit(key, () -> m.steps.releaseOrphan(key)), releaseBudget(m.config),
+            "release of " + key).handle((r, e) -> {
           if (e == null) {
             if (r) {
               released.add(key);
@@ -90,10 +106,10 @@ final class Recovery {
       }
       boolean lost = !MountTable.mountedThisBoot(v, m.bootId) || !kernel.test(v);
       if (lost && !v.getPinned()) {
-        work.add(m.lanes.submit(key, () -> {
+        work.add(within(m.lanes.submit(key, () -> {
           m.steps.remount(key);
           return null;
-        }).handle((x, e) -> {
+        }), remountBudget(m.config), "mounting " + key + " again").handle((x, e) -> {
           if (e != null) {
             problems.add("mounting " + key + " again for " + holders + ": " + DvdiException.wrap(e, "remount"));
           }
@@ -122,6 +138,50 @@ final class Recovery {
         + ", kept volumes " + r.keptVolumes().size() + ", released volumes " + r.releasedVolumes() + ", adopted "
         + r.adoptedVolumes() + (r.problems().isEmpty() ? "" : ", problems " + r.problems()));
     return r;
+  }
+
+  /**
+   * The longest recovery takes: its cleanups of containers that ended (their releases run in
+   * parallel, each within its unmount's and detach's deadlines), then its reconciliation of
+   * the volumes (releases, or mounting again: in parallel too, each within its steps'
+   * deadlines). A call past its deadline is left under way, and finished or undone by the
+   * retry loop; recovery does not wait for it. Each deadline counts with its grace
+   * ({@link ProviderCalls#GRACE}).
+   */
+  static Duration bound(DvdiConfig config) {
+    Duration reconcile = releaseBudget(config).compareTo(remountBudget(config)) > 0 ? releaseBudget(config)
+        : remountBudget(config);
+    return releaseBudget(config).plus(reconcile);
+  }
+
+  static Duration releaseBudget(DvdiConfig config) {
+    return budget(config, Step.UNMOUNT, Step.DETACH);
+  }
+
+  static Duration remountBudget(DvdiConfig config) {
+    return budget(config, Step.ATTACH, Step.MOUNT);
+  }
+
+  private static Duration budget(DvdiConfig config, Step... steps) {
+    Duration d = Duration.ZERO;
+    for (Step s : steps) {
+      d = d.plus(config.timeout(s)).plus(ProviderCalls.GRACE);
+    }
+    return d;
+  }
+
+  /** {@code f}, or TIMEOUT after {@code budget} (what {@code f} does goes on). */
+  private <T> CompletableFuture<T> within(CompletableFuture<T> f, Duration budget, String what) {
+    ProviderCalls.Op<T> op = new ProviderCalls.Op<>();
+    f.whenComplete((r, e) -> {
+      if (e != null) {
+        op.caller.completeExceptionally(e);
+      } else {
+        op.caller.complete(r);
+      }
+    });
+    m.calls.bound(op, budget, what + " during recovery");
+    return op.caller;
   }
 
   /** Holders of each volume, computed once (a view may hold thousands of containers). */

@@ -246,6 +246,7 @@ public final class VolumeManager implements AutoCloseable {
       metrics.count("prepare_fast_path");
       return CompletableFuture.completedFuture(result(req, targets, fast, true));
     }
+    long deadline = scheduler.nanoTime() + prepareBudget().toNanos();
     List<Op<Boolean>> ops = new ArrayList<>();
     for (VolumeRequest v : req.volumes()) {
       Op<Boolean> op = new Op<>();
@@ -284,10 +285,28 @@ public final class VolumeManager implements AutoCloseable {
         // and then undoes it; the caller learns of the timeout now.
         return CompletableFuture.<PrepareResult>failedFuture(first);
       }
-      return rollback.<PrepareResult>handle((r, e2) -> {
-        throw new CompletionException(first);
-      });
+      // The caller learns of the failure when the rollback is done, or when the prepare's
+      // bound has passed (the rollback goes on; what it leaves is retried).
+      CompletableFuture<PrepareResult> answer = new CompletableFuture<>();
+      rollback.whenComplete((r, e2) -> answer.completeExceptionally(first));
+      Scheduler.Cancellable late = scheduler.schedule(Duration.ofNanos(Math.max(0, deadline - scheduler.nanoTime())),
+          () -> answer.completeExceptionally(first));
+      answer.whenComplete((r, e2) -> late.cancel());
+      return answer;
     }, settle).thenCompose(Function.identity());
+  }
+
+  /**
+   * The longest a prepare may take before it answers (TIMEOUT at the latest): one volume's
+   * steps' timeouts, each with its grace (the volumes of a container are prepared in parallel).
+   */
+  public Duration prepareBound() {
+    return prepareBudget();
+  }
+
+  /** The longest a recovery may take before it answers; see {@link Recovery#bound}. */
+  public Duration recoverBound() {
+    return Recovery.bound(config);
   }
 
   /** The longest a prepare of one volume may take: every step's timeout and its grace. */

@@ -42,7 +42,8 @@ class RecoveryMountTableTest {
     Commands commands = new Commands();
     state = StateStore.open(config.stateDir(), Dvdi.WRITER_AGENT, config.lockTimeout());
     providers = new ProviderRegistry(config, commands, getClass().getClassLoader());
-    manager = new VolumeManager(config, state, providers, commands, Dvdi.WRITER_AGENT, host);
+    manager = new VolumeManager(config, state, providers, commands, Dvdi.WRITER_AGENT,
+        new org.dvdi.core.seams.Seams(org.dvdi.core.seams.Scheduler.real(), host));
     return manager;
   }
 
