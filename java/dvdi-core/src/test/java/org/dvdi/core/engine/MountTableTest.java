@@ -10,7 +10,8 @@ import org.dvdi.core.engine.MountTable.Acquire;
 import org.dvdi.core.engine.MountTable.Actor;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
-import org.dvdi.core.state.SimStateStore;
+import org.dvdi.core.seams.SimDisk;
+import org.dvdi.core.state.StateStore;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
 import org.dvdi.core.state.proto.VolumeStatus;
@@ -23,7 +24,8 @@ class MountTableTest {
   static final Duration FIRST = Duration.ofSeconds(1);
   static final Duration MAX = Duration.ofMinutes(10);
 
-  final SimStateStore state = new SimStateStore();
+  final StateStore state = StateStore.open(java.nio.file.Path.of("/state"), "test", java.time.Duration.ofSeconds(1),
+      new SimDisk());
   final Actor actor = new Actor("agent:1:boot", "boot", 1_000_000L, owner -> false);
 
   Volume volume() {

@@ -19,12 +19,17 @@ import java.util.function.BooleanSupplier;
  * The deterministic scheduler of the simulation (DESIGN.md, "Seams"): virtual time, and the
  * engine's threads run one at a time in an order drawn from a seeded {@link Random}. Each
  * simulated thread is a real thread, but it runs only while it holds the baton: it hands the
- * baton back when its task ends or when it waits through a seam ({@link #await}, {@link
- * #sleep}), so the engine's blocking code (a provider call that hangs, recovery waiting for
- * its steps) runs unchanged while other work goes on. When nothing can run, virtual time
- * jumps to the next timer or wake-up. Same seed, same steps: the same run.
+ * baton on when it waits through a seam ({@link #await}, {@link #sleep}), so the engine's
+ * blocking code (a provider call that hangs, recovery waiting for its steps) runs unchanged
+ * while other work goes on. When nothing can run, virtual time jumps to the next timer or
+ * wake-up. Same seed, same steps: the same run.
  *
- * <p>One {@link Runtime} per world holds the time, the random source and the run loop; each
+ * <p>There is no scheduling thread: whichever thread holds the baton picks what runs next. A
+ * task that starts while a thread is between tasks runs on that thread at once; a real switch
+ * of threads happens only when a thread waits or a waiting one goes on (most tasks never wait,
+ * and a switch costs far more than they do).
+ *
+ * <p>One {@link Runtime} per world holds the time, the random source and the work; each
  * simulated process (an agent, a CLI) has its own {@link SimScheduler} on it, with its own
  * pools. {@link #kill} is SIGKILL: the process's queued work is dropped, its timers never
  * fire, and its waiting threads end with {@link Killed} the next time they would run (their
@@ -40,20 +45,35 @@ public final class SimScheduler implements Scheduler {
     }
   }
 
-  /** The world's time, random source and run loop, shared by its processes. */
+  /** What an item needs: run by whoever holds the baton, a thread for a task, or a waiting thread's baton. */
+  private enum Kind { BOOKKEEPING, TASK, RESUME }
+
+  /** Something that can run now or when its time comes. */
+  private abstract static class Item {
+    final Kind kind;
+
+    Item(Kind kind) {
+      this.kind = kind;
+    }
+
+    /** When it can run (virtual nanos); {@link Long#MAX_VALUE} - 1 while it waits for something else. */
+    abstract long readyAt();
+  }
+
+  /** The world's time, random source and work, shared by its processes. */
   public static final class Runtime {
     private final Random random;
     private long nowNanos = 1_000_000_000L;
     private final long wallBaseMs = 1_800_000_000_000L;
-    /** Work that can run now or when its time comes: starts of tasks, timers, waiting threads. */
     private final List<Item> items = new ArrayList<>();
-    private final Semaphore loop = new Semaphore(0);
+    private final Semaphore driver = new Semaphore(0);
     private final Deque<Worker> idle = new ArrayDeque<>();
+    private final List<Worker> all = new ArrayList<>();
+    private final List<SimScheduler> processes = new ArrayList<>();
     private Worker running;
+    private long untilNanos;
     private Throwable failure;
     private long steps;
-    private final List<SimScheduler> processes = new ArrayList<>();
-    private final List<Worker> all = new ArrayList<>();
 
     public Runtime(long seed) {
       this.random = new Random(seed);
@@ -71,48 +91,9 @@ public final class SimScheduler implements Scheduler {
       return wallBaseMs + nowNanos / 1_000_000L;
     }
 
-    /** Moves virtual time on by {@code d} (the world's own clock between steps), running what falls due. */
+    /** Moves virtual time on by {@code d}, running what falls due. */
     public void advance(Duration d) {
       runUntil(nowNanos + d.toNanos());
-    }
-
-    /** Runs until nothing can run before {@code untilNanos}; time then stands at {@code untilNanos}. */
-    void runUntil(long untilNanos) {
-      while (true) {
-        List<Item> ready = new ArrayList<>();
-        long next = Long.MAX_VALUE;
-        for (Item i : items) {
-          long at = i.readyAt();
-          if (at <= nowNanos) {
-            ready.add(i);
-          } else {
-            next = Math.min(next, at);
-          }
-        }
-        if (ready.isEmpty()) {
-          if (next > untilNanos) {
-            nowNanos = Math.max(nowNanos, untilNanos);
-            return;
-          }
-          nowNanos = next;
-          continue;
-        }
-        Item pick = ready.get(random.nextInt(ready.size()));
-        items.remove(pick);
-        steps++;
-        pick.run();
-        if (failure != null) {
-          Throwable f = failure;
-          failure = null;
-          if (f instanceof RuntimeException r) {
-            throw r;
-          }
-          if (f instanceof Error e) {
-            throw e;
-          }
-          throw new IllegalStateException(f);
-        }
-      }
     }
 
     /** Runs until nothing more can run without time passing further than {@code max}. */
@@ -120,34 +101,128 @@ public final class SimScheduler implements Scheduler {
       runUntil(nowNanos + max.toNanos());
     }
 
-    /** Work items run so far (for the tries' statistics). */
+    /** Work items run so far. */
     public long steps() {
       return steps;
     }
 
-    /** Runs the item's thread until it hands the baton back. */
-    void resume(Worker w) {
-      running = w;
-      w.baton.release();
-      try {
-        if (!loop.tryAcquire(60, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("simulated thread " + w.name + " neither ended nor waited through a seam for "
-              + "60 s of real time: it blocks outside the simulation (a lock, a join, I/O)");
+    /** Runs until nothing can run before {@code until}; time then stands at {@code until}. */
+    void runUntil(long until) {
+      untilNanos = until;
+      if (drive(null)) {
+        try {
+          if (!driver.tryAcquire(60, TimeUnit.SECONDS)) {
+            Worker w = running;
+            throw new IllegalStateException("simulated thread " + (w == null ? "?" : w.name) + " neither ended nor "
+                + "waited through a seam for 60 s of real time: it blocks outside the simulation (a lock, a join, I/O)");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException(e);
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
       }
-      running = null;
+      nowNanos = Math.max(nowNanos, until);
+      Throwable f = failure;
+      failure = null;
+      if (f instanceof RuntimeException r) {
+        throw r;
+      }
+      if (f instanceof Error e) {
+        throw e;
+      }
+      if (f != null) {
+        throw new IllegalStateException(f);
+      }
     }
 
-    Worker worker() {
-      Worker w = idle.poll();
-      if (w == null) {
-        w = new Worker(this);
-        all.add(w);
+    /** The next item that can run before {@link #untilNanos} (time moves to it), or null. */
+    private Item next() {
+      if (failure != null) {
+        return null;
       }
-      return w;
+      while (true) {
+        List<Item> ready = new ArrayList<>();
+        long soonest = Long.MAX_VALUE;
+        for (Item i : items) {
+          long at = i.readyAt();
+          if (at <= nowNanos) {
+            ready.add(i);
+          } else {
+            soonest = Math.min(soonest, at);
+          }
+        }
+        if (!ready.isEmpty()) {
+          Item pick = ready.get(random.nextInt(ready.size()));
+          items.remove(pick);
+          steps++;
+          return pick;
+        }
+        if (soonest > untilNanos) {
+          return null;
+        }
+        nowNanos = soonest;
+      }
+    }
+
+    /**
+     * Runs items as the baton holder {@code me} (null: the test's own thread, which runs no
+     * task itself; {@code me.task != null}: a thread in the middle of a task, which has just
+     * begun to wait). Returns true when the baton went to another thread, false when nothing
+     * is left to run before {@link #untilNanos}.
+     */
+    private boolean drive(Worker me) {
+      while (true) {
+        Item it = next();
+        if (it == null) {
+          return false;
+        }
+        switch (it.kind) {
+          case BOOKKEEPING -> ((Bookkeeping) it).body.run();
+          case TASK -> {
+            TaskItem t = (TaskItem) it;
+            if (!t.owner.alive) {
+              t.dropped();
+            } else if (me != null && me.task == null) {
+              me.runTask(t); // between tasks: this thread runs it at once
+            } else {
+              Worker w = idle.poll();
+              if (w == null) {
+                w = new Worker(this);
+                all.add(w);
+              }
+              w.assigned = t;
+              handOff(me, w);
+              return true;
+            }
+          }
+          case RESUME -> {
+            handOff(me, ((Resume) it).worker);
+            return true;
+          }
+          default -> throw new IllegalStateException();
+        }
+      }
+    }
+
+    /**
+     * Gives the baton to {@code w}. A worker between tasks becomes idle first (before the
+     * other thread runs, which may take it from the idle list).
+     */
+    private void handOff(Worker me, Worker w) {
+      if (me != null && me.task == null) {
+        idle.push(me);
+      }
+      running = w;
+      w.baton.release();
+    }
+
+    /** Nothing is left to run before the limit: the baton goes back to the test's thread. */
+    private void backToDriver(Worker me) {
+      if (me.task == null) {
+        idle.push(me);
+      }
+      running = null;
+      driver.release();
     }
 
     /**
@@ -158,10 +233,8 @@ public final class SimScheduler implements Scheduler {
       for (SimScheduler p : processes) {
         p.kill();
       }
-      for (Item i : new ArrayList<>(items)) {
-        items.remove(i);
-        i.run();
-      }
+      failure = null;
+      runUntil(Long.MAX_VALUE - 2);
       items.clear();
       for (Worker w : all) {
         w.stop = true;
@@ -170,22 +243,92 @@ public final class SimScheduler implements Scheduler {
     }
   }
 
-  /** Something the loop can run: a task to start, a timer, or a waiting thread. */
-  private interface Item {
-    long readyAt();
+  private static class Bookkeeping extends Item {
+    final long at;
+    final Runnable body;
 
-    void run();
+    Bookkeeping(long at, Runnable body) {
+      super(Kind.BOOKKEEPING);
+      this.at = at;
+      this.body = body;
+    }
+
+    @Override
+    long readyAt() {
+      return at;
+    }
   }
 
-  /** A real thread that runs simulated threads' tasks, one at a time, while it holds its baton. */
+  private final class TaskItem extends Item {
+    final SimScheduler owner = SimScheduler.this;
+    final String name;
+    final Runnable body;
+    final Pool pool;
+    final long at;
+
+    TaskItem(String name, Runnable body, Pool pool, long at) {
+      super(Kind.TASK);
+      this.name = name;
+      this.body = body;
+      this.pool = pool;
+      this.at = at;
+    }
+
+    @Override
+    long readyAt() {
+      return at;
+    }
+
+    void dropped() {
+      if (pool != null) {
+        pool.busy--;
+      }
+    }
+
+    void ended() {
+      if (pool != null) {
+        pool.busy--;
+        if (alive) {
+          pool.offer();
+        }
+      }
+    }
+  }
+
+  private static final class Resume extends Item {
+    final Worker worker;
+    final SimScheduler owner;
+    final long at;
+    final BooleanSupplier ready;
+
+    Resume(Worker worker, SimScheduler owner, long at, BooleanSupplier ready) {
+      super(Kind.RESUME);
+      this.worker = worker;
+      this.owner = owner;
+      this.at = at;
+      this.ready = ready;
+    }
+
+    @Override
+    long readyAt() {
+      if (!owner.alive) {
+        return 0; // it ends (Killed) as soon as it runs
+      }
+      return ready.getAsBoolean() ? at : Long.MAX_VALUE - 1;
+    }
+  }
+
+  /** A real thread that runs simulated threads' tasks while it holds its baton. */
   static final class Worker {
     final Runtime rt;
     final Semaphore baton = new Semaphore(0);
     final Thread thread;
-    String name = "sim";
-    Runnable task;
-    SimScheduler owner;
     volatile boolean stop;
+    String name = "sim";
+    /** The task handed to it by another thread. */
+    TaskItem assigned;
+    /** The task it runs now, or null between tasks. */
+    TaskItem task;
 
     Worker(Runtime rt) {
       this.rt = rt;
@@ -200,49 +343,44 @@ public final class SimScheduler implements Scheduler {
         if (stop) {
           return;
         }
-        Runnable t = task;
-        SimScheduler o = owner;
-        try {
-          t.run();
-        } catch (Killed k) {
-          // the process died here: nothing after this point ran
-        } catch (Throwable e) {
-          if (o == null || o.alive) {
-            rt.failure = e;
-          }
+        TaskItem t = assigned;
+        assigned = null;
+        runTask(t);
+        if (!rt.drive(this)) {
+          rt.backToDriver(this);
         }
-        task = null;
-        Thread.interrupted();
-        if (o != null) {
-          o.threadEnded(this);
-        }
-        rt.idle.push(this);
-        rt.loop.release();
+        // either way this thread is idle now, until it is handed a task again
       }
     }
 
-    /** Hands the baton back until {@code ready} holds (checked by the loop), then goes on. */
-    void park(long readyAtNanos, BooleanSupplier ready) {
-      SimScheduler o = owner;
-      Worker self = this;
-      rt.items.add(new Item() {
-        @Override
-        public long readyAt() {
-          if (!o.alive) {
-            return rt.nowNanos; // it ends (Killed) as soon as it runs
-          }
-          return ready.getAsBoolean() ? Math.max(rt.nowNanos, readyAtNanos) : Long.MAX_VALUE - 1;
+    void runTask(TaskItem t) {
+      task = t;
+      name = t.owner.process + "/" + t.name;
+      rt.running = this;
+      try {
+        t.body.run();
+      } catch (Killed k) {
+        // the process died here: nothing after this point ran
+      } catch (Throwable e) {
+        if (t.owner.alive) {
+          rt.failure = e;
         }
+      }
+      Thread.interrupted();
+      task = null;
+      t.ended();
+    }
 
-        @Override
-        public void run() {
-          rt.resume(self);
-        }
-      });
-      rt.loop.release();
+    /** Hands the baton on until {@code ready} holds and {@code atNanos} has come, then goes on. */
+    void park(SimScheduler owner, long atNanos, BooleanSupplier ready) {
+      rt.items.add(new Resume(this, owner, atNanos, ready));
+      if (!rt.drive(this)) {
+        rt.backToDriver(this);
+      }
       baton.acquireUninterruptibly();
-      if (!o.alive) {
-        throw new Killed(o.process);
+      rt.running = this;
+      if (!owner.alive) {
+        throw new Killed(owner.process);
       }
     }
   }
@@ -268,12 +406,10 @@ public final class SimScheduler implements Scheduler {
       offer();
     }
 
-    /** Turns queued tasks into items while threads are free. */
     void offer() {
       while (busy < threads && !queue.isEmpty()) {
         busy++;
-        Runnable r = queue.poll();
-        startItem(name, r, this);
+        rt.items.add(new TaskItem(name, queue.poll(), this, rt.nowNanos));
       }
     }
   }
@@ -281,11 +417,10 @@ public final class SimScheduler implements Scheduler {
   private final Runtime rt;
   private final String process;
   private final Map<String, Pool> pools = new HashMap<>();
-  private final Map<Worker, Pool> onPool = new HashMap<>();
   private volatile boolean alive = true;
   private boolean closed;
 
-  /** A process on {@code rt}, named for messages ("agent", "cli"). */
+  /** A process on {@code rt}, named for messages ("agent-1", "cli-2"). */
   public SimScheduler(Runtime rt, String process) {
     this.rt = rt;
     this.process = process;
@@ -315,44 +450,6 @@ public final class SimScheduler implements Scheduler {
     }
   }
 
-  private void startItem(String name, Runnable r, Pool pool) {
-    long at = rt.nowNanos;
-    rt.items.add(new Item() {
-      @Override
-      public long readyAt() {
-        return at;
-      }
-
-      @Override
-      public void run() {
-        if (!alive) {
-          if (pool != null) {
-            pool.busy--;
-          }
-          return;
-        }
-        Worker w = rt.worker();
-        w.name = process + "/" + name;
-        w.task = r;
-        w.owner = SimScheduler.this;
-        if (pool != null) {
-          onPool.put(w, pool);
-        }
-        rt.resume(w);
-      }
-    });
-  }
-
-  void threadEnded(Worker w) {
-    Pool p = onPool.remove(w);
-    if (p != null) {
-      p.busy--;
-      if (alive) {
-        p.offer();
-      }
-    }
-  }
-
   @Override
   public long nanoTime() {
     return rt.nowNanos;
@@ -372,19 +469,15 @@ public final class SimScheduler implements Scheduler {
   @Override
   public Cancellable schedule(Duration delay, Runnable task) {
     check();
-    long at = rt.nowNanos + delay.toNanos();
     boolean[] cancelled = {false};
-    rt.items.add(new Item() {
-      @Override
-      public long readyAt() {
-        return cancelled[0] || !alive ? rt.nowNanos : at;
+    rt.items.add(new Bookkeeping(rt.nowNanos + delay.toNanos(), () -> {
+      if (!cancelled[0] && alive && !closed) {
+        rt.items.add(new TaskItem("timer", task, null, rt.nowNanos));
       }
-
+    }) {
       @Override
-      public void run() {
-        if (!cancelled[0] && alive && !closed) {
-          startItem("timer", task, null);
-        }
+      long readyAt() {
+        return cancelled[0] || !alive ? 0 : super.readyAt();
       }
     });
     return () -> cancelled[0] = true;
@@ -412,7 +505,7 @@ public final class SimScheduler implements Scheduler {
   @Override
   public void start(String name, Runnable body) {
     check();
-    startItem(name, body, null);
+    rt.items.add(new TaskItem(name, body, null, rt.nowNanos));
   }
 
   /** Runs {@code body} on a thread of this process (how a test step calls into the engine). */
@@ -424,7 +517,7 @@ public final class SimScheduler implements Scheduler {
   public <T> T await(CompletableFuture<T> f) {
     Worker w = current();
     if (!f.isDone()) {
-      w.park(0, f::isDone);
+      w.park(this, 0, f::isDone);
     }
     check();
     return f.join();
@@ -433,8 +526,7 @@ public final class SimScheduler implements Scheduler {
   /** Waits {@code d} of virtual time on the current simulated thread (a provider that takes long or hangs). */
   public void sleep(Duration d) {
     Worker w = current();
-    long at = rt.nowNanos + d.toNanos();
-    w.park(at, () -> true);
+    w.park(this, rt.nowNanos + d.toNanos(), () -> true);
     check();
   }
 

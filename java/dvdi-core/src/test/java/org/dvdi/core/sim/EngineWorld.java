@@ -43,17 +43,21 @@ final class EngineWorld implements AutoCloseable {
   static final Path MOUNT_ROOT = Path.of("/var/lib/dvdi/volumes");
   /** Each step's provider timeout. */
   static final Duration STEP = Duration.ofSeconds(10);
-  /** Grace after a call's deadline before dvdi gives up on it (ProviderCalls.GRACE). */
-  static final Duration GRACE = Duration.ofSeconds(2);
-  /** How long a prepare may take: its four steps' deadlines with their grace, and a margin. */
-  static final Duration PREPARE_BOUND = STEP.plus(GRACE).multipliedBy(4).plusSeconds(1);
-  /** How long recovery may take: a release's two steps' deadlines with their grace (releases run in parallel), and a margin. */
-  static final Duration RECOVER_BOUND = STEP.plus(GRACE).multipliedBy(2).plusSeconds(5);
+  /** What the bounds the engine states may be passed by: the simulated calls' own few milliseconds. */
+  static final Duration MARGIN = Duration.ofSeconds(1);
   static final List<String> DRIVERS = List.of("block", "plugin");
+  /** How long the world runs at its end, faults off, for the retries to finish (beyond a hang, which lasts {@link SimStorage#HANG}). */
+  static final Duration DRAIN = Duration.ofMinutes(3);
 
   /** One dvdi process: its scheduler, its view of the host, its engine. */
   record Engine(String name, SimScheduler scheduler, SimHost host, StateStore state, ProviderRegistry providers,
-      VolumeManager manager) {}
+      VolumeManager manager) {
+    /** SIGKILL: its threads stop at their seams, and its pid ends on the host (to be reused). */
+    void kill() {
+      scheduler.kill();
+      host.kill(host.pid());
+    }
+  }
 
   final long seed;
   final SimScheduler.Runtime rt;
@@ -92,8 +96,8 @@ final class EngineWorld implements AutoCloseable {
     for (Step st : Step.values()) {
       s.put(st.key(), STEP.toSeconds() + "s");
     }
-    s.put(DvdiConfig.RETRY_INTERVAL, "1s");
-    s.put("release.retry-max", "20s");
+    s.put(DvdiConfig.RETRY_INTERVAL, "20s");
+    s.put("release.retry-max", "1m");
     s.put(DvdiConfig.INSTANCE_ID, "a");
     return new DvdiConfig(new Settings(s, "simulation"));
   }
@@ -148,9 +152,10 @@ final class EngineWorld implements AutoCloseable {
       }
       preparing.remove(cid);
       Duration took = Duration.ofNanos(rt.nanoTime() - t0);
-      if (took.compareTo(PREPARE_BOUND) > 0) {
+      Duration bound = a.manager().prepareBound().plus(MARGIN);
+      if (took.compareTo(bound) > 0) {
         violation("prepare of " + cid + " answered after " + took.toMillis() + " ms, past its bound of "
-            + PREPARE_BOUND.toMillis() + " ms");
+            + bound.toMillis() + " ms");
       }
       if (e != null) {
         log.add("  prepare " + cid + " failed: " + e.getMessage());
@@ -199,7 +204,7 @@ final class EngineWorld implements AutoCloseable {
   /** The agent process dies (SIGKILL) and starts again; Mesos recovers the containers it ran. */
   void restartAgent() {
     log.add("agent killed and restarted");
-    agent.scheduler().kill();
+    agent.kill();
     preparing.clear(); // Mesos destroys containers whose launch had not finished
     agent = open("agent");
     recover(agent, Set.copyOf(live.keySet()));
@@ -208,7 +213,7 @@ final class EngineWorld implements AutoCloseable {
   /** The host reboots (power cut: unsynced bytes are lost); no container survives it. */
   void reboot() {
     log.add("host reboots");
-    agent.scheduler().kill();
+    agent.kill();
     disk.crash(rt.random());
     host.reboot();
     storage.attachedTo.entrySet().removeIf(e -> e.getValue().equals(ops.hostId())); // attachments end with the host
@@ -228,12 +233,13 @@ final class EngineWorld implements AutoCloseable {
       }
       Duration took = Duration.ofNanos(rt.nanoTime() - t0);
       log.add("  recovered in " + took.toMillis() + " ms" + (e != null ? ", failed: " + e : problems(r)));
-      if (took.compareTo(RECOVER_BOUND) > 0) {
-        violation("recover took " + took.toMillis() + " ms, past its bound of " + RECOVER_BOUND.toMillis()
+      Duration bound = a.manager().recoverBound().plus(MARGIN);
+      if (took.compareTo(bound) > 0) {
+        violation("recover took " + took.toMillis() + " ms, past its bound of " + bound.toMillis()
             + " ms: until recover ends the agent launches nothing");
       }
     }));
-    rt.runFor(RECOVER_BOUND.plus(Duration.ofHours(2)));
+    rt.runFor(a.manager().recoverBound().plus(SimStorage.HANG).plus(Duration.ofMinutes(1)));
     if (!done[0]) {
       violation("recover never ended");
     }
@@ -292,7 +298,7 @@ final class EngineWorld implements AutoCloseable {
     if (!done[0]) {
       log.add("  dvdi " + command + " " + key + " interrupted (Ctrl-C)");
     }
-    c.scheduler().kill();
+    c.kill();
   }
 
   /** Time passes (the reaper's passes run). */
@@ -308,24 +314,29 @@ final class EngineWorld implements AutoCloseable {
    */
   void drain() {
     storage.plan(List.of());
-    rt.runFor(Duration.ofHours(3));
+    rt.runFor(SimStorage.HANG.plus(DRAIN));
     while (!live.isEmpty() || !preparing.isEmpty()) {
       int before = live.size() + preparing.size();
       cleanup(0);
-      rt.runFor(Duration.ofHours(3));
+      rt.runFor(DRAIN);
       if (live.size() + preparing.size() >= before) {
         violation("a cleanup never ended: " + live.keySet() + preparing);
         break;
       }
     }
     rethrow();
-    // What the agent adopted (mounted, unknown to state) is the operator's to release.
+    // The operator's own mounts, and what the agent adopted (mounted, unknown to state), are the operator's to end.
+    for (String cid : agent.state().freshView().containers().keySet()) {
+      if (cid.startsWith(VolumeManager.OPERATOR_PREFIX)) {
+        cli("unmount", VolumeKey.parse(cid.substring(VolumeManager.OPERATOR_PREFIX.length())), false);
+      }
+    }
     for (Volume v : agent.state().freshView().volumes().values()) {
       if (v.getPinned()) {
         cli("release", VolumeKey.of(v), false);
       }
     }
-    rt.runFor(Duration.ofHours(3));
+    rt.runFor(DRAIN);
     Map<VolumeKey, Volume> left = agent.state().freshView().volumes();
     List<String> mounted = new ArrayList<>();
     host.mountTable().all().forEach(mt -> {

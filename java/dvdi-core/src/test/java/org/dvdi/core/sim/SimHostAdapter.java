@@ -30,13 +30,11 @@ final class SimHostAdapter implements SimHostOps {
 
   @Override
   public String addNode(String volume) {
-    try {
+    io(() -> {
       host.mkdirs(Path.of(NODES));
       host.createNode(Path.of(nodePath(volume)));
-      return nodePath(volume);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    });
+    return nodePath(volume);
   }
 
   @Override
@@ -56,22 +54,18 @@ final class SimHostAdapter implements SimHostOps {
 
   @Override
   public void mountDevice(String node, String target) {
-    try {
+    io(() -> {
       host.mkdirs(Path.of(target));
       host.mount(Path.of(node), Path.of(target));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    });
   }
 
   @Override
   public void mountFs(String target) {
-    try {
+    io(() -> {
       host.mkdirs(Path.of(target));
       host.mountNew("simplugin", "tmpfs", Path.of(target));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    });
   }
 
   @Override
@@ -91,8 +85,18 @@ final class SimHostAdapter implements SimHostOps {
 
   @Override
   public void mkdirs(String path) {
-    try {
+    io(() -> {
       host.mkdirs(Path.of(path));
+    });
+  }
+
+  private interface IoAction {
+    void run() throws IOException;
+  }
+
+  private static void io(IoAction a) {
+    try {
+      a.run();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

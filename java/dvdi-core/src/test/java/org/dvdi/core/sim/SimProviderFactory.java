@@ -71,8 +71,12 @@ public final class SimProviderFactory implements ProviderFactory {
         switch (o) {
           case FAIL -> throw DvdiException.provider("simulated failure of " + what);
           case LATE -> process.sleep(timeout.multipliedBy(2).plusSeconds(1));
-          case HANG -> process.sleep(Duration.ofHours(1));
-          default -> process.sleep(Duration.ofMillis(5));
+          case HANG -> process.sleep(SimStorage.HANG);
+          default -> {
+            if (process.runtime().random().nextInt(4) == 0) {
+              process.sleep(Duration.ofMillis(5)); // some calls take a moment: other work runs meanwhile
+            }
+          }
         }
         process.check(); // a killed process does nothing more
         work.run();

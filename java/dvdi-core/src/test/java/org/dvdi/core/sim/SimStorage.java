@@ -24,9 +24,12 @@ public final class SimStorage {
     FAIL_AFTER,
     /** Takes twice its step's timeout, then does its work: a late return. */
     LATE,
-    /** Hangs for an hour of virtual time, then does its work. */
+    /** Hangs for {@link SimStorage#HANG} of virtual time, then does its work. */
     HANG
   }
+
+  /** How long a hung call hangs: far past every deadline. */
+  public static final java.time.Duration HANG = java.time.Duration.ofMinutes(10);
 
   final Set<String> exists = new TreeSet<>();
   /** volume -> host it is attached to. */

@@ -12,7 +12,8 @@ import java.util.logging.Logger;
  * built from the same seed; a failing try is shortened by a minimiser (steps dropped while
  * it still fails the same way) and reported with one line that replays it.
  *
- * <p>System properties: {@code dvdi.sim.seed} replays one try; {@code dvdi.sim.tries} sets
+ * <p>System properties: {@code dvdi.sim.seed} replays one try; {@code dvdi.sim.threads} how
+ * many run at once (each try is a world of its own); {@code dvdi.sim.tries} sets
  * how many tries run (a long run on a developer's machine); {@code dvdi.sim.base} sets the
  * first try's seed ({@code random} draws one, printed), so that a long run can explore past
  * what CI covers.
@@ -85,20 +86,48 @@ public final class SeededTries<S> {
     return s;
   }
 
+  /**
+   * Runs the tries on {@code dvdi.sim.threads} threads (default: one per processor; each try
+   * is a world of its own, so the order they run in changes nothing), stopping at the first
+   * failure; the lowest failing try is reported.
+   */
   private Summary runAll(List<Long> seeds) {
     long t0 = System.nanoTime();
-    long steps = 0;
-    int n = 0;
-    for (long seed : seeds) {
-      List<S> list = generator.steps(new Random(seed));
-      steps += list.size();
-      n++;
-      Throwable f = failure(list, seed);
-      if (f != null) {
-        throw report(n, seeds.size(), seed, list, f);
+    int threads = Math.max(1, Math.min(seeds.size(), Integer.getInteger("dvdi.sim.threads",
+        java.lang.Runtime.getRuntime().availableProcessors())));
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicLong steps = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.ConcurrentSkipListMap<Integer, Throwable> failed = new java.util.concurrent.ConcurrentSkipListMap<>();
+    Runnable worker = () -> {
+      for (int i = next.getAndIncrement(); i < seeds.size() && failed.isEmpty(); i = next.getAndIncrement()) {
+        List<S> list = generator.steps(new Random(seeds.get(i)));
+        steps.addAndGet(list.size());
+        Throwable f = failure(list, seeds.get(i));
+        if (f != null) {
+          failed.put(i, f);
+        }
+      }
+    };
+    List<Thread> running = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      Thread th = new Thread(worker, "tries-" + t);
+      th.start();
+      running.add(th);
+    }
+    for (Thread th : running) {
+      try {
+        th.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
       }
     }
-    return new Summary(n, steps, (System.nanoTime() - t0) / 1_000_000);
+    if (!failed.isEmpty()) {
+      int i = failed.firstKey();
+      long seed = seeds.get(i);
+      throw report(i + 1, seeds.size(), seed, generator.steps(new Random(seed)), failed.get(i));
+    }
+    return new Summary(Math.min(next.get(), seeds.size()), steps.get(), (System.nanoTime() - t0) / 1_000_000);
   }
 
   private Throwable failure(List<S> steps, long seed) {
