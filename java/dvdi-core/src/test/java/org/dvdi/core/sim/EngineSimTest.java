@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The real engine in a simulated world ({@link EngineWorld}): seeded tries of random steps
  * (Mesos's prepares and cleanups, agent restarts, host reboots, mounts lost behind dvdi's
- * back, force-detaches elsewhere, operators' commands in CLI processes, time passing), every
+ * back, force-detaches elsewhere, operators' commands in CLI processes, pids of ended dvdi
+ * processes given to others, time passing), every
  * provider call done, failed, done then failed, late or hung as the step's fault plan says;
  * the invariants are checked as things happen and at the end, after a drain.
  */
@@ -70,6 +71,7 @@ class EngineSimTest {
         case "lose" -> w.kernelLoses(EngineWorld.vol(b, a));
         case "force-detach" -> w.forceDetached(EngineWorld.vol(0, a));
         case "mount", "unmount", "release" -> w.cli(what, EngineWorld.vol(b, a), flag);
+        case "pid-reuse" -> w.reusePids();
         default -> { }
       }
       w.advance(Duration.ofMillis(flag && what.equals("wait") ? 30_000 : 500));
@@ -92,7 +94,8 @@ class EngineSimTest {
     int b = r.nextInt(2);
     boolean f = r.nextBoolean();
     String what = x < 32 ? "prepare" : x < 58 ? "cleanup" : x < 62 ? "restart" : x < 64 ? "reboot" : x < 70 ? "lose"
-        : x < 73 ? "force-detach" : x < 78 ? "mount" : x < 82 ? "unmount" : x < 86 ? "release" : "wait";
+        : x < 73 ? "force-detach" : x < 78 ? "mount" : x < 82 ? "unmount" : x < 86 ? "release" : x < 89 ? "pid-reuse"
+        : "wait";
     if (what.equals("lose") || what.equals("force-detach") || what.equals("mount") || what.equals("unmount")
         || what.equals("release")) {
       a = a % 3;

@@ -53,9 +53,10 @@ final class EngineWorld implements AutoCloseable {
   record Engine(String name, SimScheduler scheduler, SimHost host, StateStore state, ProviderRegistry providers,
       VolumeManager manager) {
     /** SIGKILL: its threads stop at their seams, and its pid ends on the host (to be reused). */
-    void kill() {
+    void kill(Set<Long> ended) {
       scheduler.kill();
       host.kill(host.pid());
+      ended.add(host.pid());
     }
   }
 
@@ -75,6 +76,8 @@ final class EngineWorld implements AutoCloseable {
   final Map<String, List<VolumeKey>> live = new TreeMap<>();
   /** Containers whose prepare is under way. */
   final Set<String> preparing = new TreeSet<>();
+  /** Pids of dvdi processes that were killed (the kernel may give them out again). */
+  final Set<Long> endedPids = new TreeSet<>();
 
   EngineWorld(long seed, Path sandboxes) {
     this.seed = seed;
@@ -204,7 +207,7 @@ final class EngineWorld implements AutoCloseable {
   /** The agent process dies (SIGKILL) and starts again; Mesos recovers the containers it ran. */
   void restartAgent() {
     log.add("agent killed and restarted");
-    agent.kill();
+    agent.kill(endedPids);
     preparing.clear(); // Mesos destroys containers whose launch had not finished
     agent = open("agent");
     recover(agent, Set.copyOf(live.keySet()));
@@ -213,9 +216,10 @@ final class EngineWorld implements AutoCloseable {
   /** The host reboots (power cut: unsynced bytes are lost); no container survives it. */
   void reboot() {
     log.add("host reboots");
-    agent.kill();
+    agent.kill(endedPids);
     disk.crash(rt.random());
     host.reboot();
+    endedPids.clear();
     storage.attachedTo.entrySet().removeIf(e -> e.getValue().equals(ops.hostId())); // attachments end with the host
     live.clear();
     preparing.clear();
@@ -298,7 +302,18 @@ final class EngineWorld implements AutoCloseable {
     if (!done[0]) {
       log.add("  dvdi " + command + " " + key + " interrupted (Ctrl-C)");
     }
-    c.kill();
+    c.kill(endedPids);
+  }
+
+  /** The kernel gives the pids of dvdi processes that ended to new processes (none of them dvdi's). */
+  void reusePids() {
+    for (long pid : endedPids) {
+      if (host.processStartMs(pid).isEmpty()) {
+        log.add("pid " + pid + " now belongs to another process");
+        host.spawn(pid);
+      }
+    }
+    endedPids.clear();
   }
 
   /** Time passes (the reaper's passes run). */
