@@ -304,6 +304,14 @@ public final class VolumeManager implements AutoCloseable {
     return prepareBudget();
   }
 
+  /**
+   * The longest a cleanup may take before it answers: its volumes' releases run in parallel,
+   * each within its unmount's and detach's deadlines (with their grace).
+   */
+  public Duration cleanupBound() {
+    return Recovery.releaseBudget(config);
+  }
+
   /** The longest a recovery may take before it answers; see {@link Recovery#bound}. */
   public Duration recoverBound() {
     return Recovery.bound(config);
@@ -398,6 +406,9 @@ public final class VolumeManager implements AutoCloseable {
     for (VolumeKey k : toRelease) {
       Op<Boolean> op = new Op<>();
       ops.add(op);
+      // The cleanup answers within its bound, also while the volume's lane is held by a call
+      // past its deadline (a prepare's); the release is then left to the retry loop.
+      calls.bound(op, cleanupBound(), "release of " + k + " for the cleanup of container " + cid);
       lanes.submit(k, () -> steps.releaseUse(cid, k, op)).whenComplete((r, e) -> {
         if (e != null) {
           op.caller.completeExceptionally(e);

@@ -170,4 +170,18 @@ class EngineSimTest {
         new Step("prepare", 1, 0, false, List.of()), new Step("release", 0, 0, true, List.of(Outcome.FAIL)),
         new Step("prepare", 1, 0, false, List.of())), -233L);
   }
+
+  /**
+   * Found by the simulation on the real engine (issue 13, hole 7, its cleanup part; seed
+   * 20261203, 59 steps, minimised to these two): a prepare whose second call hangs, then the
+   * cleanup of that container. The cleanup's release waited on the volume's lane behind the
+   * hung call, and cleanups had no budget: it answered after ten minutes. Invariant: a cleanup
+   * answers within its bound ({@code VolumeManager.cleanupBound}); what it could not release
+   * is left to the retry loop.
+   */
+  @Test
+  void hole7_aCleanupAnswersWithinItsBoundBehindAHungCall() {
+    run(List.of(new Step("prepare", 6, 1, false, List.of(Outcome.OK, Outcome.HANG)),
+        new Step("cleanup", 7, 1, false, List.of(Outcome.LATE))), 20261203L);
+  }
 }

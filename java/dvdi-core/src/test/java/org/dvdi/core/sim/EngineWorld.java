@@ -102,6 +102,7 @@ final class EngineWorld implements AutoCloseable {
     s.put(DvdiConfig.RETRY_INTERVAL, "20s");
     s.put("release.retry-max", "1m");
     s.put(DvdiConfig.INSTANCE_ID, "a");
+    s.put(DvdiConfig.WORKERS, "2"); // few, so that hung calls can use them up
     return new DvdiConfig(new Settings(s, "simulation"));
   }
 
@@ -195,8 +196,15 @@ final class EngineWorld implements AutoCloseable {
     String cid = all.get(pick % all.size());
     log.add("cleanup " + cid);
     Engine a = agent;
+    long t0 = rt.nanoTime();
     a.scheduler().run("cleanup " + cid, () -> a.manager().cleanup(cid).whenComplete((r, e) -> {
       if (a.scheduler().alive()) {
+        Duration took = Duration.ofNanos(rt.nanoTime() - t0);
+        Duration bound = a.manager().cleanupBound().plus(MARGIN);
+        if (took.compareTo(bound) > 0) {
+          violation("cleanup of " + cid + " answered after " + took.toMillis() + " ms, past its bound of "
+              + bound.toMillis() + " ms");
+        }
         live.remove(cid);
         preparing.remove(cid);
         log.add("  cleanup " + cid + (e == null ? " done" + (r.failures().isEmpty() ? "" : " " + r.failures()) : " failed: " + e));
