@@ -2,8 +2,10 @@ package org.dvdi.core.engine;
 
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.config.DvdiConfig.Step;
@@ -37,12 +39,33 @@ final class ProviderCalls {
     this.scheduler = scheduler;
   }
 
+  /** Threads lent to each driver's pool for its calls past their deadline. */
+  private final Map<String, AtomicInteger> lent = new ConcurrentHashMap<>();
+
   /**
    * The pool that runs the lanes (and so the provider calls) of {@code driver}'s volumes:
-   * {@code workers} threads, interrupted when dvdi closes.
+   * {@code workers} threads, and one more for each of its calls past its deadline (up to
+   * {@code workers} more), interrupted when dvdi closes.
    */
-  Executor pool(String driver) {
+  Scheduler.Pool pool(String driver) {
     return scheduler.pool("dvdi-" + driver, config.workers(), true);
+  }
+
+  /** A call of {@code driver} passed its deadline and holds its thread: lend the pool one (false: none left to lend). */
+  private boolean lend(String driver) {
+    AtomicInteger n = lent.computeIfAbsent(driver, d -> new AtomicInteger());
+    if (n.incrementAndGet() > config.workers()) {
+      n.decrementAndGet();
+      return false;
+    }
+    pool(driver).lend();
+    metrics.count("provider_threads_lent");
+    return true;
+  }
+
+  private void giveBack(String driver) {
+    lent.get(driver).decrementAndGet();
+    pool(driver).giveBack();
   }
 
   /**
@@ -86,6 +109,7 @@ final class ProviderCalls {
     DvdiException late = DvdiException.timeout(what + " (driver " + p.driver() + ") did not finish within "
         + timeout.toMillis() + " ms (" + step.key() + "); abandoned: its effect is undone when it ends");
     boolean[] done = {false};
+    boolean[] lentOne = {false};
     Scheduler.Cancellable timer = scheduler.schedule(timeout.plus(GRACE), () -> {
       synchronized (done) {
         if (done[0]) {
@@ -93,6 +117,7 @@ final class ProviderCalls {
         }
         metrics.count(metric + "_timeouts");
         op.abandon(late);
+        lentOne[0] = lend(p.driver()); // this thread stays in the call: live work gets another
         me.interrupt();
       }
     });
@@ -126,6 +151,9 @@ final class ProviderCalls {
     } finally {
       synchronized (done) {
         done[0] = true;
+        if (lentOne[0]) {
+          giveBack(p.driver());
+        }
       }
       timer.cancel();
       Thread.interrupted(); // an interrupt meant for this call ends with it

@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -23,7 +22,7 @@ final class RealScheduler implements Scheduler {
   /** How long {@link #close} lets the pools that finish their work do so. */
   static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
 
-  private final Map<String, ThreadPoolExecutor> pools = new ConcurrentHashMap<>();
+  private final Map<String, RealPool> pools = new ConcurrentHashMap<>();
   private final Map<String, Boolean> interruptOnClose = new ConcurrentHashMap<>();
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(daemon("dvdi-timer"));
   private volatile boolean closed;
@@ -48,7 +47,7 @@ final class RealScheduler implements Scheduler {
   }
 
   @Override
-  public Executor pool(String name, int threads, boolean interrupt) {
+  public Pool pool(String name, int threads, boolean interrupt) {
     if (closed) {
       throw DvdiException.internal("dvdi is shutting down", null);
     }
@@ -57,8 +56,34 @@ final class RealScheduler implements Scheduler {
       ThreadPoolExecutor p = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
           daemon(n));
       p.allowCoreThreadTimeOut(true);
-      return p;
+      return new RealPool(p);
     });
+  }
+
+  /** A {@link ThreadPoolExecutor} whose size follows the threads lent. */
+  private static final class RealPool implements Pool {
+    final ThreadPoolExecutor p;
+
+    RealPool(ThreadPoolExecutor p) {
+      this.p = p;
+    }
+
+    @Override
+    public void execute(Runnable r) {
+      p.execute(r);
+    }
+
+    @Override
+    public synchronized void lend() {
+      p.setMaximumPoolSize(p.getMaximumPoolSize() + 1);
+      p.setCorePoolSize(p.getCorePoolSize() + 1);
+    }
+
+    @Override
+    public synchronized void giveBack() {
+      p.setCorePoolSize(p.getCorePoolSize() - 1);
+      p.setMaximumPoolSize(p.getMaximumPoolSize() - 1);
+    }
   }
 
   @Override
@@ -91,16 +116,16 @@ final class RealScheduler implements Scheduler {
     timers.shutdownNow();
     pools.forEach((n, p) -> {
       if (interruptOnClose.get(n)) {
-        p.shutdownNow();
+        p.p.shutdownNow();
       } else {
-        p.shutdown();
+        p.p.shutdown();
       }
     });
     long until = System.nanoTime() + CLOSE_WAIT.toNanos();
     try {
-      for (Map.Entry<String, ThreadPoolExecutor> p : pools.entrySet()) {
+      for (Map.Entry<String, RealPool> p : pools.entrySet()) {
         if (!interruptOnClose.get(p.getKey())) {
-          p.getValue().awaitTermination(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
+          p.getValue().p.awaitTermination(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
         }
       }
     } catch (InterruptedException e) {

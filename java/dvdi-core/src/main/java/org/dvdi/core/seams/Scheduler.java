@@ -30,7 +30,7 @@ public interface Scheduler extends AutoCloseable {
    * calls, which may hang); the others' queued and running tasks finish (state writes, which an
    * interrupt would break), for a few seconds at most.
    */
-  Executor pool(String name, int threads, boolean interruptOnClose);
+  Pool pool(String name, int threads, boolean interruptOnClose);
 
   /** Runs {@code task} once after {@code delay}, on a timer (which must never block). */
   Cancellable schedule(Duration delay, Runnable task);
@@ -51,6 +51,17 @@ public interface Scheduler extends AutoCloseable {
   /** Stops the timers and the pools (see {@link #pool}); threads started alone go on. */
   @Override
   void close();
+
+  /**
+   * A pool of threads. {@link #lend} runs one thread more while one of its tasks is stuck in a
+   * call past its deadline (a provider's), {@link #giveBack} when that call has returned: calls
+   * that hang do not use up the threads that live work needs.
+   */
+  interface Pool extends Executor {
+    void lend();
+
+    void giveBack();
+  }
 
   /** A timer that can be stopped before it fires. */
   interface Cancellable {

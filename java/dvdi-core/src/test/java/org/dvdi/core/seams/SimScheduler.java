@@ -386,9 +386,9 @@ public final class SimScheduler implements Scheduler {
   }
 
   /** A pool of this process: at most {@code threads} of its tasks run (or wait) at once. */
-  private final class Pool implements Executor {
+  private final class Pool implements Scheduler.Pool {
     final String name;
-    final int threads;
+    int threads;
     int busy;
     final Deque<Runnable> queue = new ArrayDeque<>();
 
@@ -404,6 +404,17 @@ public final class SimScheduler implements Scheduler {
       }
       queue.add(r);
       offer();
+    }
+
+    @Override
+    public void lend() {
+      threads++;
+      offer();
+    }
+
+    @Override
+    public void giveBack() {
+      threads--;
     }
 
     void offer() {
@@ -461,7 +472,7 @@ public final class SimScheduler implements Scheduler {
   }
 
   @Override
-  public Executor pool(String name, int threads, boolean interruptOnClose) {
+  public Scheduler.Pool pool(String name, int threads, boolean interruptOnClose) {
     check();
     return pools.computeIfAbsent(name, n -> new Pool(n, threads));
   }

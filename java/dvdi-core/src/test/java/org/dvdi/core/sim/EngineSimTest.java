@@ -184,4 +184,24 @@ class EngineSimTest {
     run(List.of(new Step("prepare", 6, 1, false, List.of(Outcome.OK, Outcome.HANG)),
         new Step("cleanup", 7, 1, false, List.of(Outcome.LATE))), 20261203L);
   }
+
+  /**
+   * Issue 13, hole 7 (the threads): calls past their deadline keep their driver's threads
+   * until the provider returns. With {@code workers} (2 here) of them hung, the next prepare
+   * of that driver, whose own calls all go well, must still be served: the driver lends a
+   * thread for each call past its deadline.
+   */
+  @Test
+  void hole7_hungCallsDoNotUseUpTheirDriversThreads() {
+    try (EngineWorld w = new EngineWorld(7L, sandboxes)) {
+      new Step("prepare", 1, 1, false, List.of(Outcome.HANG)).apply(w);
+      new Step("prepare", 2, 1, false, List.of(Outcome.HANG)).apply(w);
+      w.advance(Duration.ofSeconds(20)); // both past their deadlines, both still holding their threads
+      new Step("prepare", 4, 1, false, List.of()).apply(w);
+      w.advance(Duration.ofMinutes(1));
+      org.junit.jupiter.api.Assertions.assertTrue(w.live.containsKey("c3"),
+          "the third prepare was served while two calls of its driver hung:\n  " + String.join("\n  ", w.log));
+      w.drain();
+    }
+  }
 }
