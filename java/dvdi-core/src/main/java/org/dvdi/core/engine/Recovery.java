@@ -19,7 +19,6 @@ import org.dvdi.core.state.StateView;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Container;
 import org.dvdi.core.state.proto.Volume;
-import org.dvdi.core.state.proto.VolumeStatus;
 import org.dvdi.core.state.proto.VolumeUse;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.host.KernelMounts;
@@ -217,10 +216,5 @@ final class Recovery {
       });
       return out;
     });
-  }
-
-  /** For the reaper and tests: volumes whose step is in flight. */
-  static boolean inFlight(Volume v) {
-    return v.getStatus() == VolumeStatus.ATTACHING || v.getStatus() == VolumeStatus.RELEASING;
   }
 }
