@@ -29,18 +29,26 @@ final class ProviderCalls {
   /** Grace after a step's deadline before dvdi gives up on the call (the provider's own deadline fires first and says more). */
   static final Duration GRACE = Duration.ofSeconds(2);
 
+  /** The longest {@code steps} one after the other may take: each step's timeout and its grace. */
+  static Duration budget(DvdiConfig config, Step... steps) {
+    Duration d = Duration.ZERO;
+    for (Step s : steps) {
+      d = d.plus(config.timeout(s)).plus(GRACE);
+    }
+    return d;
+  }
+
   private final DvdiConfig config;
   private final Metrics metrics;
   private final Scheduler scheduler;
+  /** Threads lent to each driver's pool for its calls past their deadline. */
+  private final Map<String, AtomicInteger> lent = new ConcurrentHashMap<>();
 
   ProviderCalls(DvdiConfig config, Metrics metrics, Scheduler scheduler) {
     this.config = config;
     this.metrics = metrics;
     this.scheduler = scheduler;
   }
-
-  /** Threads lent to each driver's pool for its calls past their deadline. */
-  private final Map<String, AtomicInteger> lent = new ConcurrentHashMap<>();
 
   /**
    * The pool that runs the lanes (and so the provider calls) of {@code driver}'s volumes:

@@ -154,19 +154,11 @@ final class Recovery {
   }
 
   static Duration releaseBudget(DvdiConfig config) {
-    return budget(config, Step.UNMOUNT, Step.DETACH);
+    return ProviderCalls.budget(config, Step.UNMOUNT, Step.DETACH);
   }
 
   static Duration remountBudget(DvdiConfig config) {
-    return budget(config, Step.ATTACH, Step.MOUNT);
-  }
-
-  private static Duration budget(DvdiConfig config, Step... steps) {
-    Duration d = Duration.ZERO;
-    for (Step s : steps) {
-      d = d.plus(config.timeout(s)).plus(ProviderCalls.GRACE);
-    }
-    return d;
+    return ProviderCalls.budget(config, Step.ATTACH, Step.MOUNT);
   }
 
   /** {@code f}, or TIMEOUT after {@code budget} (what {@code f} does goes on). */

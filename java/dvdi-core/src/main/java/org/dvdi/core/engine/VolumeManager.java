@@ -246,11 +246,11 @@ public final class VolumeManager implements AutoCloseable {
       metrics.count("prepare_fast_path");
       return CompletableFuture.completedFuture(result(req, targets, fast, true));
     }
-    long deadline = scheduler.nanoTime() + prepareBudget().toNanos();
+    long deadline = scheduler.nanoTime() + prepareBound().toNanos();
     List<Op<Boolean>> ops = new ArrayList<>();
     for (VolumeRequest v : req.volumes()) {
       Op<Boolean> op = new Op<>();
-      calls.bound(op, prepareBudget(), "prepare of " + v.key() + " for container " + cid);
+      calls.bound(op, prepareBound(), "prepare of " + v.key() + " for container " + cid);
       ops.add(op);
       lanes.submit(v.key(), () -> steps.acquire(req, v, op)).whenComplete((r, e) -> {
         if (e != null) {
@@ -301,7 +301,7 @@ public final class VolumeManager implements AutoCloseable {
    * steps' timeouts, each with its grace (the volumes of a container are prepared in parallel).
    */
   public Duration prepareBound() {
-    return prepareBudget();
+    return ProviderCalls.budget(config, Step.INSPECT, Step.CREATE, Step.ATTACH, Step.MOUNT);
   }
 
   /**
@@ -315,15 +315,6 @@ public final class VolumeManager implements AutoCloseable {
   /** The longest a recovery may take before it answers; see {@link Recovery#bound}. */
   public Duration recoverBound() {
     return Recovery.bound(config);
-  }
-
-  /** The longest a prepare of one volume may take: every step's timeout and its grace. */
-  private Duration prepareBudget() {
-    Duration d = Duration.ZERO;
-    for (Step s : List.of(Step.INSPECT, Step.CREATE, Step.ATTACH, Step.MOUNT)) {
-      d = d.plus(config.timeout(s)).plus(ProviderCalls.GRACE);
-    }
-    return d;
   }
 
   private static DvdiException firstFailure(List<Op<Boolean>> ops, Throwable dflt) {
