@@ -57,7 +57,7 @@ final class Recovery {
     List<VolumeKey> released = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<CleanupResult>> cleanups = new ArrayList<>();
     for (String id : gone) {
-      cleanups.add(within(m.cleanup(id), releaseBudget(m.config), "cleanup of container " + id));
+      cleanups.add(m.cleanup(id)); // bounded by its releases' deadlines (VolumeManager.cleanupBound)
     }
     for (int i = 0; i < cleanups.size(); i++) {
       try {
