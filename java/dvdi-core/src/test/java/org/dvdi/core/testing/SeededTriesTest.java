@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ConcurrentSkipListMap;
 import org.junit.jupiter.api.Test;
 
 /** The tries runner: same seeds each run, a failing try shortened and reported with its replay line. */
@@ -42,13 +44,14 @@ class SeededTriesTest {
 
   @Test
   void triesDrawTheSameStepsEachRun() {
-    List<List<Integer>> a = new ArrayList<>();
-    List<List<Integer>> b = new ArrayList<>();
-    new SeededTries<Integer>("CMD", SeededTriesTest::draw, (s, seed) -> a.add(s)).check(50);
-    new SeededTries<Integer>("CMD", SeededTriesTest::draw, (s, seed) -> b.add(s)).check(50);
+    // tries run on several threads, in any order: keep each try's steps under its seed
+    Map<Long, List<Integer>> a = new ConcurrentSkipListMap<>();
+    Map<Long, List<Integer>> b = new ConcurrentSkipListMap<>();
+    new SeededTries<Integer>("CMD", SeededTriesTest::draw, (s, seed) -> a.put(seed, s)).check(50);
+    new SeededTries<Integer>("CMD", SeededTriesTest::draw, (s, seed) -> b.put(seed, s)).check(50);
     assertEquals(50, a.size());
     assertEquals(a, b);
-    assertTrue(a.stream().distinct().count() > 40, "tries differ from each other");
+    assertTrue(a.values().stream().distinct().count() > 40, "tries differ from each other");
   }
 
   @Test
