@@ -140,6 +140,7 @@ public:
       bridge(_bridge),
       prepareTimeoutMs(config.prepareTimeoutMs),
       cleanupTimeoutMs(config.cleanupTimeoutMs),
+      recoverTimeoutMs(dvdi::recoverTimeoutMs(bridge->initResult(), config.recoverTimeoutMs)),
       prepares("dvdi/prepares"),
       prepareFailures("dvdi/prepare_failures"),
       cleanups("dvdi/cleanups"),
@@ -281,10 +282,10 @@ public:
     foreach (const ContainerID& orphan, orphans) {
       orphanJsons.push_back(stringify(JSON::protobuf(orphan)));
     }
-    // No deadline: the agent does not start without its isolators' recovery,
-    // and a recover that failed early would fail the agent while dvdi may
-    // still be adopting or releasing volumes.
-    return recoverTimer.time(call("recover", recoverRequest(stateJsons, orphanJsons), 0))
+    // dvdi's recovery answers within its own bound (calls past their deadlines
+    // are left to its reaper); past this deadline the JVM is stuck, and the
+    // agent's recovery fails so that its supervisor starts a fresh one.
+    return recoverTimer.time(call("recover", recoverRequest(stateJsons, orphanJsons), recoverTimeoutMs))
       .then([](const string& result) -> Future<Nothing> {
         LOG(INFO) << "dvdi recovered: " << recoverSummary(result);
         return Nothing();
@@ -312,6 +313,7 @@ private:
   Bridge* bridge;
   const int prepareTimeoutMs;
   const int cleanupTimeoutMs;
+  const int recoverTimeoutMs;
   process::metrics::Counter prepares;
   process::metrics::Counter prepareFailures;
   process::metrics::Counter cleanups;
@@ -425,7 +427,8 @@ static Isolator* createIsolator(const Parameters& parameters)
   }
   LOG(INFO) << "dvdi isolator ready (Mesos " << MESOS_VERSION << ", jar " << bridge->jar()
             << ", JVM started in " << bridge->jvmStartMs() << " ms, prepare timeout "
-            << config.prepareTimeoutMs << " ms, cleanup timeout " << config.cleanupTimeoutMs << " ms): "
+            << config.prepareTimeoutMs << " ms, cleanup timeout " << config.cleanupTimeoutMs << " ms, recover timeout "
+            << recoverTimeoutMs(bridge->initResult(), config.recoverTimeoutMs) << " ms): "
             << bridge->initResult();
   return new DvdiIsolator(bridge, config);
 }

@@ -87,6 +87,9 @@ const std::vector<ModuleParameter>& moduleParameters()
      "with \"dvdi TIMEOUT\" (500ms, 30s, 2m, 1h; up to 24h); more than the provider timeouts of one volume", "10m"},
     {"cleanup_timeout", "the same for a container's cleanup: past it Mesos reports that destroying the container "
      "failed", "10m"},
+    {"recover_timeout", "how long the isolator waits for dvdi's recovery when the agent starts; past it the agent's "
+     "recovery fails with \"dvdi TIMEOUT\" (the agent exits, and its supervisor starts it again with a new JVM)",
+     "dvdi's own recovery bound (from its provider timeouts) plus 1m"},
     {"work_dir", "mesos-module-dvdi's parameter: accepted and ignored (dvdi keeps its state in state_dir)", "-"},
   };
   return p;
@@ -164,8 +167,9 @@ bool parseModuleParameters(
         return false;
       }
       bridge.threads = static_cast<int>(n);
-    } else if (key == "prepare_timeout" || key == "cleanup_timeout") {
-      int* ms = key == "prepare_timeout" ? &config->prepareTimeoutMs : &config->cleanupTimeoutMs;
+    } else if (key == "prepare_timeout" || key == "cleanup_timeout" || key == "recover_timeout") {
+      int* ms = key == "prepare_timeout" ? &config->prepareTimeoutMs
+        : key == "cleanup_timeout" ? &config->cleanupTimeoutMs : &config->recoverTimeoutMs;
       if (!parseDurationMs(value, ms)) {
         *error = "module parameter '" + key + "' is '" + printable(value)
           + "': must be a duration like 500ms, 30s, 2m or 1h, from 1ms to 24h";
@@ -204,6 +208,23 @@ bool parseModuleParameters(
   };
   bridge.initArgs = init.dump();
   return true;
+}
+
+
+int recoverTimeoutMs(const std::string& initResult, int configuredMs)
+{
+  if (configuredMs > 0) {
+    return configuredMs;
+  }
+  nlohmann::json r = nlohmann::json::parse(initResult, nullptr, false);
+  if (r.is_object() && r.contains("recover_bound_ms") && r["recover_bound_ms"].is_number_integer()) {
+    long long bound = r["recover_bound_ms"].get<long long>();
+    const long long MAX_MS = 24LL * 3600 * 1000;
+    if (bound > 0 && bound <= MAX_MS) {
+      return static_cast<int>(bound + ModuleConfig::RECOVER_MARGIN_MS);
+    }
+  }
+  return DEFAULT_RECOVER_TIMEOUT_MS;
 }
 
 } // namespace dvdi {

@@ -41,7 +41,20 @@ struct ModuleConfig
   // 10 minutes: more than the provider timeouts of one volume's prepare
   // (inspect 30s + create, attach, mount 120s each by default), or cleanup.
   static const int DEFAULT_CALL_TIMEOUT_MS = 10 * 60 * 1000;
+
+  // Deadline of the recover bridge call; 0 (not given): dvdi's own recovery
+  // bound plus RECOVER_MARGIN_MS (see recoverTimeoutMs).
+  int recoverTimeoutMs = 0;
+  static const int RECOVER_MARGIN_MS = 60 * 1000;
 };
+
+// The recover call's deadline: `configuredMs` when the parameter was given,
+// else the "recover_bound_ms" that Facade.init answered (Java's recovery
+// answers within it: provider calls past their deadlines are left to the
+// reaper) plus RECOVER_MARGIN_MS for reading the state and the mount table.
+// When neither is known, DEFAULT_RECOVER_TIMEOUT_MS.
+int recoverTimeoutMs(const std::string& initResult, int configuredMs);
+static const int DEFAULT_RECOVER_TIMEOUT_MS = 30 * 60 * 1000;
 
 // Checks `parameters` and builds the module's configuration. On a bad
 // parameter returns false and sets *error to a message naming the parameter,

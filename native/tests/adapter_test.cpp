@@ -64,6 +64,28 @@ TEST(ModuleParameters, finding8_PrepareAndCleanupTimeoutsAreDurations)
 }
 
 
+TEST(ModuleParameters, RecoverTimeoutIsDvdisRecoverBoundPlusAMarginUnlessGiven)
+{
+  ModuleConfig c;
+  std::string error;
+  ASSERT_TRUE(parse({}, &c, &error)) << error;
+  EXPECT_EQ(0, c.recoverTimeoutMs) << "not given";
+  EXPECT_EQ(510000 + ModuleConfig::RECOVER_MARGIN_MS,
+            recoverTimeoutMs("{\"instance_id\":\"a\",\"recover_bound_ms\":510000}", c.recoverTimeoutMs));
+  EXPECT_EQ(DEFAULT_RECOVER_TIMEOUT_MS, recoverTimeoutMs("{\"instance_id\":\"a\"}", 0)) << "an older jar";
+  EXPECT_EQ(DEFAULT_RECOVER_TIMEOUT_MS, recoverTimeoutMs("not json", 0));
+  EXPECT_EQ(DEFAULT_RECOVER_TIMEOUT_MS, recoverTimeoutMs("{\"recover_bound_ms\":-5}", 0));
+
+  ModuleConfig given;
+  ASSERT_TRUE(parse({{"recover_timeout", "20m"}}, &given, &error)) << error;
+  EXPECT_EQ(20 * 60000, recoverTimeoutMs("{\"recover_bound_ms\":510000}", given.recoverTimeoutMs));
+
+  ModuleConfig bad;
+  ASSERT_FALSE(parse({{"recover_timeout", "soon"}}, &bad, &error));
+  EXPECT_NE(std::string::npos, error.find("'recover_timeout'")) << error;
+}
+
+
 TEST(ModuleParameters, MapToSettingsAndBridgeOptions)
 {
   ModuleConfig c;

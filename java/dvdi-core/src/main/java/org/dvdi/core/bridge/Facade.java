@@ -91,6 +91,8 @@ public final class Facade {
     o.put("mount_root", dvdi.config().mountRoot().toString());
     o.put("providers", dvdi.providers().types());
     o.put("repairs", dvdi.state().repairs());
+    // the native recover's deadline is this plus a margin (module parameter recover_timeout)
+    o.put("recover_bound_ms", dvdi.manager().recoverBound().toMillis());
     return Json.write(o);
   }
 

@@ -35,6 +35,8 @@ class FacadeTest {
     Json.Node d = Json.parse(init(), "t");
     assertEquals(tmp.resolve("s").toString(), d.path("state_dir").asText(null));
     assertTrue(d.path("providers").size() >= 1);
+    // the native recover's deadline comes from it: unmount+detach, then the longer of that and attach+mount, with grace
+    assertEquals(String.valueOf(4 * (120_000 + 2_000)), d.path("recover_bound_ms").asText(null), d.toString());
     assertEquals(init(), init(), "the same parameters: the same dvdi");
     DvdiException other = assertThrows(DvdiException.class, () -> Facade.init("{}"));
     assertEquals(ErrorCode.INVALID_CONFIG, other.getCode());
