@@ -16,7 +16,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
 import org.dvdi.spi.ProviderFactory;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
@@ -94,7 +93,7 @@ public final class BenchTmpfsFactory implements ProviderFactory {
 
       @Override
       public Capabilities capabilities() {
-        return new Capabilities(Scope.LOCAL, false, true, true, true);
+        return new Capabilities(true);
       }
 
       @Override

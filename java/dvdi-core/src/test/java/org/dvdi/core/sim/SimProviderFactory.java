@@ -14,7 +14,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
 import org.dvdi.spi.ProviderFactory;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
@@ -92,7 +91,7 @@ public final class SimProviderFactory implements ProviderFactory {
 
       @Override
       public Capabilities capabilities() {
-        return new Capabilities(Scope.GLOBAL, !plugin, true, true, !plugin);
+        return new Capabilities(!plugin);
       }
 
       @Override

@@ -15,7 +15,6 @@ import org.dvdi.spi.Capabilities;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
 import org.dvdi.spi.ProviderFactory;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
@@ -52,7 +51,7 @@ public final class TmpfsPluginFactory implements ProviderFactory {
 
       @Override
       public Capabilities capabilities() {
-        return new Capabilities(Scope.GLOBAL, false, true, true, false);
+        return new Capabilities(false);
       }
 
       @Override

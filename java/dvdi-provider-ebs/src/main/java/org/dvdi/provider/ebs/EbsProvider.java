@@ -24,7 +24,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.Sizes;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
@@ -161,7 +160,7 @@ public final class EbsProvider implements VolumeProvider {
 
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(Scope.GLOBAL, true, true, true, true);
+    return new Capabilities(true);
   }
 
   @Override

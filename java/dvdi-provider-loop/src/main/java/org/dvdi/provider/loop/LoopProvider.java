@@ -17,7 +17,6 @@ import org.dvdi.spi.Capabilities;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.Settings;
 import org.dvdi.spi.Sizes;
 import org.dvdi.spi.VolumeHandle;
@@ -113,7 +112,7 @@ public final class LoopProvider implements VolumeProvider {
 
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(Scope.GLOBAL, true, true, true, true);
+    return new Capabilities(true);
   }
 
   Path pool() {

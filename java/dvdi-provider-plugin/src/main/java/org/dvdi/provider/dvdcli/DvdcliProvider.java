@@ -19,7 +19,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.Settings;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
@@ -94,7 +93,7 @@ public final class DvdcliProvider implements VolumeProvider {
   /** dvdcli does not tell the plugin's scope; it serves external volumes (REX-Ray), so global. */
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(Scope.GLOBAL, false, true, true, false, false);
+    return new Capabilities(false);
   }
 
   @Override

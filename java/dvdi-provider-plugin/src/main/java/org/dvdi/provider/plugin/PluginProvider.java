@@ -28,7 +28,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderContext;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.Settings;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
@@ -96,7 +95,6 @@ public final class PluginProvider implements VolumeProvider {
   private final Duration connectRetry;
   private final ReentrantLock activation = new ReentrantLock();
   private volatile boolean activated;
-  private volatile Scope scope = Scope.LOCAL;
   /** Set once the plugin was found; from then on validate() no longer insists on its files. */
   private volatile boolean found;
 
@@ -131,13 +129,10 @@ public final class PluginProvider implements VolumeProvider {
     return driver;
   }
 
-  /**
-   * Scope as the plugin's Capabilities said at activation; LOCAL (Docker's assumption) until the
-   * first call has activated the plugin, since this method has no deadline to talk within.
-   */
+  /** A plugin mounts where it likes: dvdi asks the kernel about its mount by the filesystem it is on. */
   @Override
   public Capabilities capabilities() {
-    return new Capabilities(scope, false, true, true, false);
+    return new Capabilities(false);
   }
 
   /**
@@ -352,17 +347,18 @@ public final class PluginProvider implements VolumeProvider {
         throw DvdiException.provider("Docker plugin '" + driver + "' does not implement VolumeDriver (it implements "
             + (impl.isMissingNode() ? "nothing" : impl.toString()) + ")");
       }
-      Scope sc;
+      // Its scope (Docker's "local" or "global") changes nothing dvdi does: asked, as Docker
+      // does, for the operator's log only.
+      String scope;
       try {
         String s = text(exchange(CAPABILITIES, Map.of(), "", ctx).path("Capabilities"), "Scope");
-        sc = "global".equalsIgnoreCase(s) ? Scope.GLOBAL : Scope.LOCAL;
+        scope = "global".equalsIgnoreCase(s) ? "global" : "local";
       } catch (Refusal e) {
         LOG.fine(() -> "plugin '" + driver + "' has no Capabilities (" + e.reason + "): scope local");
-        sc = Scope.LOCAL;
+        scope = "local";
       }
-      scope = sc;
       activated = true;
-      LOG.info("activated Docker volume plugin '" + driver + "' (scope " + sc.name().toLowerCase(java.util.Locale.ROOT) + ")");
+      LOG.info("activated Docker volume plugin '" + driver + "' (scope " + scope + ")");
     } finally {
       activation.unlock();
     }

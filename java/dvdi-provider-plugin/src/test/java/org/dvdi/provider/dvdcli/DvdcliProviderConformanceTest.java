@@ -10,7 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The dvdcli provider against the shared conformance suite, with a fake dvdcli. dvdcli cannot
- * inspect or list ({@code Capabilities.inspects()} is false), so the suite skips only those
+ * inspect or list ({@link #inspects()} is false), so the suite skips only those
  * assertions; a missing volume is still VOLUME_NOT_FOUND with explicit creation.
  */
 class DvdcliProviderConformanceTest extends ProviderConformance {
@@ -27,6 +27,11 @@ class DvdcliProviderConformanceTest extends ProviderConformance {
   @Override
   protected VolumeProvider provider() {
     return provider;
+  }
+
+  @Override
+  protected boolean inspects() {
+    return false; // dvdcli has no inspect or list of its own
   }
 
   @Override

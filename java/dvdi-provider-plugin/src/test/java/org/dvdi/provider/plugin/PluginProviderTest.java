@@ -31,7 +31,6 @@ import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
 import org.dvdi.spi.MountedVolume;
 import org.dvdi.spi.ProviderFactory;
-import org.dvdi.spi.Scope;
 import org.dvdi.spi.VolumeHandle;
 import org.dvdi.spi.VolumeInfo;
 import org.dvdi.spi.VolumeOptions;
@@ -180,27 +179,20 @@ class PluginProviderTest {
   }
 
   @Test
-  void activationHappensOnceAndScopeComesFromCapabilities() throws Exception {
+  void activationHappensOnceAndAPluginWithoutCapabilitiesIsUsedToo() throws Exception {
     VolumeProvider p = provider();
-    assertEquals(Scope.LOCAL, p.capabilities().scope(), "Docker's assumption before activation");
     for (int i = 0; i < 5; i++) {
       p.inspect("x" + i, ctx(2000));
     }
     assertEquals(1, plugin.calls("/Plugin.Activate"));
     assertEquals(1, plugin.calls("/VolumeDriver.Capabilities"));
-    assertEquals(Scope.GLOBAL, p.capabilities().scope());
-    assertFalse(p.capabilities().separateAttach());
     assertFalse(p.capabilities().kernelMounts());
-
-    plugin.scope = "local";
-    VolumeProvider local = provider();
-    local.inspect("x", ctx(2000));
-    assertEquals(Scope.LOCAL, local.capabilities().scope());
 
     plugin.scope = null; // Capabilities not implemented (404)
     VolumeProvider none = provider();
     none.inspect("x", ctx(2000));
-    assertEquals(Scope.LOCAL, none.capabilities().scope());
+    assertEquals(2, plugin.calls("/Plugin.Activate"), "the second provider activates it too, and uses it");
+    assertEquals(2, plugin.calls("/VolumeDriver.Capabilities"));
   }
 
   @Test

@@ -66,9 +66,9 @@ public abstract class ProviderConformance {
     p.detach(h, ctx("detach again"));
   }
 
-  /** Whether the provider's inspect and list see its real volumes (not dvdcli). */
-  private boolean inspects() {
-    return provider().capabilities().inspects();
+  /** Whether the provider's inspect and list see its real volumes; dvdcli's suite says no. */
+  protected boolean inspects() {
+    return true;
   }
 
   @Test
@@ -137,9 +137,6 @@ public abstract class ProviderConformance {
   @Test
   public void removeOfAMountedVolumeIsRefused() {
     VolumeProvider p = provider();
-    if (!p.capabilities().canRemove()) {
-      return;
-    }
     String name = newName();
     VolumeOptions o = smallVolume();
     p.create(name, o, ctx("create"));
