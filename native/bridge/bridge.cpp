@@ -61,14 +61,6 @@ typedef std::function<void(JNIEnv*)> Job;
 thread_local bool onBridgeThread = false;
 
 
-double nowNanos()
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-
 // Runs `callback(reply)`; nothing it throws escapes.
 void runCallback(const Callback& callback, const Reply& reply, int64_t tag)
 {
@@ -618,51 +610,5 @@ int64_t Bridge::pending() const
   return static_cast<int64_t>(impl->calls.pending());
 }
 
-
-double Bridge::benchmarkDirectPing(int iterations, std::string* error)
-{
-  if (onBridgeThread) {
-    *error = "benchmarkDirectPing on a bridge thread";
-    return -1;
-  }
-  struct Result
-  {
-    double nanos = -1;
-    std::string error;
-  };
-  std::shared_ptr<Result> result(new Result());
-  std::shared_ptr<std::mutex> m(new std::mutex());
-  Impl* i = impl;
-  bool finished = i->runAndWait([i, iterations, result, m](JNIEnv* env) {
-    std::shared_ptr<std::atomic<int> > completed(new std::atomic<int>(0));
-    Callback count = [completed](const Reply& r) {
-      if (r.ok) {
-        completed->fetch_add(1);
-      }
-    };
-    double start = nowNanos();
-    for (int k = 0; k < iterations; k++) {
-      i->submit(env, i->track("ping", count, 0), "ping", "{}");
-    }
-    double elapsed = nowNanos() - start;
-    std::lock_guard<std::mutex> lock(*m);
-    if (completed->load() != iterations) {
-      result->error = std::to_string(completed->load()) + " of " + std::to_string(iterations)
-        + " pings completed on the calling thread";
-    } else {
-      result->nanos = elapsed / (iterations > 0 ? iterations : 1);
-    }
-  }, 600000);
-  std::lock_guard<std::mutex> lock(*m);
-  if (!finished) {
-    *error = "the benchmark did not finish";
-    return -1;
-  }
-  if (!result->error.empty()) {
-    *error = result->error;
-    return -1;
-  }
-  return result->nanos;
-}
 
 } // namespace dvdi {

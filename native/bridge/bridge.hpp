@@ -130,7 +130,7 @@ public:
       int timeoutMs);
 
   // Facade.init's result: {"instance_id", "state_dir", "mount_root",
-  // "providers", "repairs"}.
+  // "providers", "repairs", "recover_bound_ms"}.
   const std::string& initResult() const;
 
   // The jar and libjvm in use; whether the JVM was there before the bridge.
@@ -144,12 +144,6 @@ public:
   // Calls Java has not completed yet (also those that timed out: until their
   // late reply arrives).
   int64_t pending() const;
-
-  // Benchmark hook: on a bridge thread, calls Facade.submit(tag, "ping", {})
-  // `iterations` times in a tight loop (each completes re-entrantly through
-  // the native complete()); returns the mean nanoseconds per call, or a
-  // negative number with *error set.
-  double benchmarkDirectPing(int iterations, std::string* error);
 
 private:
   Bridge();
