@@ -29,6 +29,8 @@ public final class SeededTries<S> {
   public static final long DEFAULT_BASE = 20261203L;
   /** The minimiser gives up after this many runs and reports the shortest failure it has. */
   static final int MINIMISER_RUNS = 5_000;
+  /** A long run logs its progress after each twentieth of its tries, never more often than this. */
+  static final int PROGRESS_MIN = 50_000;
 
   /** Draws one try's steps. */
   public interface Generator<S> {
@@ -98,6 +100,8 @@ public final class SeededTries<S> {
     java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.atomic.AtomicLong steps = new java.util.concurrent.atomic.AtomicLong();
     java.util.concurrent.ConcurrentSkipListMap<Integer, Throwable> failed = new java.util.concurrent.ConcurrentSkipListMap<>();
+    java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+    int every = Math.max(PROGRESS_MIN, seeds.size() / 20); // a long run says how far it is, 20 times
     Runnable worker = () -> {
       for (int i = next.getAndIncrement(); i < seeds.size() && failed.isEmpty(); i = next.getAndIncrement()) {
         List<S> list = generator.steps(new Random(seeds.get(i)));
@@ -105,6 +109,11 @@ public final class SeededTries<S> {
         Throwable f = failure(list, seeds.get(i));
         if (f != null) {
           failed.put(i, f);
+        }
+        int n = done.incrementAndGet();
+        if (n % every == 0 && n < seeds.size()) {
+          LOG.info(n + " of " + seeds.size() + " tries passed, " + steps.get() + " steps, in "
+              + (System.nanoTime() - t0) / 1_000_000_000 + " s");
         }
       }
     };
