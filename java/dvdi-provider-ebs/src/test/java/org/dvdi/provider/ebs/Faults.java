@@ -35,7 +35,7 @@ import software.amazon.awssdk.services.ec2.model.VolumeAttachmentState;
  * <ul>
  *   <li>an HTTP client wrapper that answers chosen actions with EC2 error responses
  *       (throttling, AttachmentLimitExceeded, a device name in use) without moto seeing
- *       them, or slows them down, and counts the calls per action;</li>
+ *       them, or slows them down, and counts and times the calls per action;</li>
  *   <li>an interceptor that shows chosen volumes as stuck in "attaching".</li>
  * </ul>
  */
@@ -46,6 +46,7 @@ final class Faults implements ExecutionInterceptor {
   private final Map<String, Deque<Fault>> faults = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
   private final Map<String, Long> latencyMs = new ConcurrentHashMap<>();
+  private final Deque<Span> spans = new ConcurrentLinkedDeque<>();
   final Set<String> stuckAttaching = ConcurrentHashMap.newKeySet();
   /** Volumes shown as "detaching" for some more DescribeVolumes answers, then really detached. */
   private final Map<String, Detaching> detaching = new ConcurrentHashMap<>();
@@ -77,6 +78,18 @@ final class Faults implements ExecutionInterceptor {
     latencyMs.put(action, ms);
   }
 
+  /** One HTTP exchange as the provider saw it: from sending (delay included) to the answer. */
+  record Span(String action, String thread, long startNanos, long endNanos) {
+    boolean overlaps(Span o) {
+      return startNanos < o.endNanos && o.startNanos < endNanos;
+    }
+  }
+
+  /** The exchanges of {@code action} that have ended, in the order they ended. */
+  List<Span> spans(String action) {
+    return spans.stream().filter(x -> x.action().equals(action)).toList();
+  }
+
   int calls(String action) {
     AtomicInteger n = calls.get(action);
     return n == null ? 0 : n.get();
@@ -91,6 +104,7 @@ final class Faults implements ExecutionInterceptor {
     faults.clear();
     calls.clear();
     latencyMs.clear();
+    spans.clear();
     stuckAttaching.clear();
     detaching.clear();
     before.clear();
@@ -141,8 +155,13 @@ final class Faults implements ExecutionInterceptor {
         return new ExecutableHttpRequest() {
           @Override
           public HttpExecuteResponse call() throws IOException {
-            sleep(delay);
-            return real.call();
+            long start = System.nanoTime();
+            try {
+              sleep(delay);
+              return real.call();
+            } finally {
+              spans.add(new Span(action, Thread.currentThread().getName(), start, System.nanoTime()));
+            }
           }
 
           @Override
