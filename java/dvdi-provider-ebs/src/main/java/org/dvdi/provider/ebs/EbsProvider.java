@@ -368,8 +368,11 @@ public final class EbsProvider implements VolumeProvider {
    * DescribeInstances and AttachVolume run outside it, so that a slow or throttled EC2 does not
    * make every other attach on this agent wait. A name EC2 calls in use is skipped. Returns
    * false when EC2 refused because the volume changed meanwhile (attached elsewhere, or not
-   * available): the caller looks again. The name stays reserved for the volume once EC2
-   * attached it, until it is detached.
+   * available): the caller looks again.
+   *
+   * <p>The name stays reserved for the volume when EC2 attached it, and also when AttachVolume
+   * ended without EC2's refusal (a timeout, a lost connection, a server error): it may have
+   * attached under that name, so no other attach gets it before this volume is detached.
    */
   private boolean attachNew(Aws a, String name, Volume v, CallContext ctx) {
     String me = a.id().instanceId();
@@ -378,13 +381,14 @@ public final class EbsProvider implements VolumeProvider {
     while (true) {
       char l = reserve(id, taken, name, me, ctx);
       String dev = cfg.deviceName(l);
-      boolean attached = false;
       try {
         a.api().call(ctx, "AttachVolume", o -> a.api().client().attachVolume(b -> b.volumeId(id)
             .instanceId(me).device(dev).overrideConfiguration(o)));
-        attached = true;
-        return true;
       } catch (Ec2Api.Failure f) {
+        if (!f.refused()) {
+          throw f;
+        }
+        reserved.remove(l, id);
         if ("InvalidParameterValue".equals(f.awsCode()) && f.getMessage().contains("already in use")) {
           LOG.info(ctx.operation() + ": device name " + dev + " is in use on " + me + "; trying the next one");
           taken.add(l);
@@ -394,11 +398,10 @@ public final class EbsProvider implements VolumeProvider {
           return false; // someone else was faster, or it changed state
         }
         throw f;
-      } finally {
-        if (!attached) {
-          reserved.remove(l, id);
-        }
       }
+      // Attached as l: other names an earlier, unanswered AttachVolume of it reserved are free.
+      reserved.entrySet().removeIf(e -> id.equals(e.getValue()) && e.getKey() != l);
+      return true;
     }
   }
 
@@ -482,8 +485,11 @@ public final class EbsProvider implements VolumeProvider {
       found = byId(a, known, ctx);
     } else {
       // No record of the attach (it never finished): whichever volume of that name is here.
-      found = byName(a, name, ctx).stream().filter(v -> live(v).stream().anyMatch(x -> me.equals(x.instanceId())))
-          .findFirst();
+      List<Volume> named = byName(a, name, ctx);
+      found = named.stream().filter(v -> live(v).stream().anyMatch(x -> me.equals(x.instanceId()))).findFirst();
+      if (found.isEmpty()) {
+        named.forEach(v -> unreserve(v.volumeId()));
+      }
     }
     if (found.isEmpty()) {
       if (known != null) {

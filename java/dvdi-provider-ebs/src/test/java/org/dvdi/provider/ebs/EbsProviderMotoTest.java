@@ -340,6 +340,34 @@ class EbsProviderMotoTest {
   }
 
   @Test
+  void aNameWhoseAttachVolumeTimedOutIsNotGivenToAnotherVolumeUntilDetached() throws Exception {
+    // EC2 attached the first volume, but its answer came after the call's deadline; the
+    // instance's mappings do not list the attachment yet (DescribeInstances is eventually
+    // consistent). The name may be taken: another attach must not get it.
+    String late = p.create("late-a", opts("size", "1"), ctx()).id();
+    p.create("late-b", opts("size", "1"), ctx());
+    p.create("late-c", opts("size", "1"), ctx());
+    ec2.faults.hideMappings = true;
+    ec2.faults.answerLate("AttachVolume", 3000);
+    DvdiException e = assertThrows(DvdiException.class, () -> p.attach("late-a", VolumeOptions.EMPTY,
+        ctx(Duration.ofMillis(1500))));
+    assertEquals(ErrorCode.TIMEOUT, e.getCode(), e.getMessage());
+    String taken = raw(late).attachments().get(0).device();
+    ec2.faults.answerLate("AttachVolume", 0);
+    Attachment b = p.attach("late-b", VolumeOptions.EMPTY, ctx());
+    assertFalse(taken.equals(b.providerData().get(EbsProvider.DATA_EC2_DEVICE)), taken + " given twice: " + b);
+    // The undo after the failed attach detaches it; then the name is free again.
+    p.detach(new VolumeHandle("late-a", VolumeOptions.EMPTY, "", "", Map.of()), ctx());
+    Attachment c = p.attach("late-c", VolumeOptions.EMPTY, ctx());
+    assertEquals(taken, c.providerData().get(EbsProvider.DATA_EC2_DEVICE));
+    p.detach(handle("late-b", b), ctx());
+    p.detach(handle("late-c", c), ctx());
+    for (String name : List.of("late-a", "late-b", "late-c")) {
+      p.remove(name, ctx());
+    }
+  }
+
+  @Test
   void anAttachmentStuckInAttachingEndsWithTimeoutAtTheDeadline() {
     String id = p.create("stuck", opts("size", "1"), ctx()).id();
     ec2.faults.stuckAttaching.add(id);
