@@ -111,10 +111,13 @@ public final class EbsProvider implements VolumeProvider {
 
   private volatile Aws aws;
   private final ReentrantLock initLock = new ReentrantLock();
-  /** Held from picking a device name until AttachVolume has answered. */
+  /** Held while a device letter is picked and reserved; never across an EC2 call. */
   private final ReentrantLock deviceLock = new ReentrantLock();
-  /** Device letters this process asked AttachVolume for, by volume id, until detached. */
-  private final Map<String, Character> reserved = new ConcurrentHashMap<>();
+  /**
+   * Device letters this process reserved, each for the volume it asks (or asked) AttachVolume
+   * to attach under it, until that volume is detached. Added only under {@link #deviceLock}.
+   */
+  private final Map<Character, String> reserved = new ConcurrentHashMap<>();
 
   EbsProvider(String driver, ProviderContext ctx, Ec2Api.Hooks hooks) {
     this.cfg = new EbsConfig(ctx.settings());
@@ -359,37 +362,64 @@ public final class EbsProvider implements VolumeProvider {
 
   /**
    * Asks EC2 to attach {@code v} to this instance under a device name that neither the
-   * instance's mappings nor this host's /dev use. Holds {@link #deviceLock} so that two
-   * attaches from this process never pick the same name; a name EC2 still calls in use is
-   * skipped. Returns false when EC2 refused because the volume changed meanwhile (attached
-   * elsewhere, or not available): the caller looks again.
+   * instance's mappings, nor this host's /dev, nor another attach from this process uses.
+   * Only picking and reserving the name holds {@link #deviceLock} ({@link #reserve}):
+   * DescribeInstances and AttachVolume run outside it, so that a slow or throttled EC2 does not
+   * make every other attach on this agent wait. A name EC2 calls in use is skipped. Returns
+   * false when EC2 refused because the volume changed meanwhile (attached elsewhere, or not
+   * available): the caller looks again.
+   *
+   * <p>The name stays reserved for the volume when EC2 attached it, and also when AttachVolume
+   * ended without EC2's refusal (a timeout, a lost connection, a server error): it may have
+   * attached under that name, so no other attach gets it before this volume is detached.
    */
   private boolean attachNew(Aws a, String name, Volume v, CallContext ctx) {
     String me = a.id().instanceId();
-    lock(deviceLock, ctx, "the device name lock");
-    try {
-      Set<Character> used = new TreeSet<>(mappedLetters(a, ctx));
-      used.addAll(devices.localLetters());
-      used.addAll(reserved.values());
-      for (char l = cfg.firstLetter; l <= cfg.lastLetter; l++) {
-        if (used.contains(l)) {
+    String id = v.volumeId();
+    Set<Character> taken = new TreeSet<>(mappedLetters(a, ctx));
+    while (true) {
+      char l = reserve(id, taken, name, me, ctx);
+      String dev = cfg.deviceName(l);
+      try {
+        a.api().call(ctx, "AttachVolume", o -> a.api().client().attachVolume(b -> b.volumeId(id)
+            .instanceId(me).device(dev).overrideConfiguration(o)));
+      } catch (Ec2Api.Failure f) {
+        if (!f.refused()) {
+          throw f;
+        }
+        reserved.remove(l, id);
+        if ("InvalidParameterValue".equals(f.awsCode()) && f.getMessage().contains("already in use")) {
+          LOG.info(ctx.operation() + ": device name " + dev + " is in use on " + me + "; trying the next one");
+          taken.add(l);
           continue;
         }
-        String dev = cfg.deviceName(l);
-        try {
-          a.api().call(ctx, "AttachVolume", o -> a.api().client().attachVolume(b -> b.volumeId(v.volumeId())
-              .instanceId(me).device(dev).overrideConfiguration(o)));
-          reserved.put(v.volumeId(), l);
-          return true;
-        } catch (Ec2Api.Failure f) {
-          if ("InvalidParameterValue".equals(f.awsCode()) && f.getMessage().contains("already in use")) {
-            LOG.info(ctx.operation() + ": device name " + dev + " is in use on " + me + "; trying the next one");
-            continue;
-          }
-          if ("VolumeInUse".equals(f.awsCode()) || "IncorrectState".equals(f.awsCode())) {
-            return false; // someone else was faster, or it changed state
-          }
-          throw f;
+        if ("VolumeInUse".equals(f.awsCode()) || "IncorrectState".equals(f.awsCode())) {
+          return false; // someone else was faster, or it changed state
+        }
+        throw f;
+      }
+      // Attached as l: other names an earlier, unanswered AttachVolume of it reserved are free.
+      reserved.entrySet().removeIf(e -> id.equals(e.getValue()) && e.getKey() != l);
+      return true;
+    }
+  }
+
+  /**
+   * Reserves for volume {@code id} the first letter of the device range that is not in
+   * {@code taken} (the instance's mappings, names EC2 called in use), not in this host's /dev
+   * and not reserved already (for any volume, this one too: two attaches of one volume at once
+   * get two names, and the one EC2 refuses frees only its own).
+   */
+  private char reserve(String id, Set<Character> taken, String name, String me, CallContext ctx) {
+    lock(deviceLock, ctx, "the device name lock");
+    try {
+      Set<Character> used = new TreeSet<>(taken);
+      used.addAll(devices.localLetters());
+      used.addAll(reserved.keySet());
+      for (char l = cfg.firstLetter; l <= cfg.lastLetter; l++) {
+        if (!used.contains(l)) {
+          reserved.put(l, id);
+          return l;
         }
       }
       throw DvdiException.provider(ctx.operation() + ": no free device name for EBS volume " + label(name) + " on " + me
@@ -398,6 +428,11 @@ public final class EbsProvider implements VolumeProvider {
     } finally {
       deviceLock.unlock();
     }
+  }
+
+  /** Frees the device letters reserved for volume {@code id} (it is not attached here). */
+  private void unreserve(String id) {
+    reserved.values().removeIf(id::equals);
   }
 
   /** Letters of the device names in this instance's block device mappings. */
@@ -449,12 +484,15 @@ public final class EbsProvider implements VolumeProvider {
       found = byId(a, known, ctx);
     } else {
       // No record of the attach (it never finished): whichever volume of that name is here.
-      found = byName(a, name, ctx).stream().filter(v -> live(v).stream().anyMatch(x -> me.equals(x.instanceId())))
-          .findFirst();
+      List<Volume> named = byName(a, name, ctx);
+      found = named.stream().filter(v -> live(v).stream().anyMatch(x -> me.equals(x.instanceId()))).findFirst();
+      if (found.isEmpty()) {
+        named.forEach(v -> unreserve(v.volumeId()));
+      }
     }
     if (found.isEmpty()) {
       if (known != null) {
-        reserved.remove(known);
+        unreserve(known);
       }
       return;
     }
@@ -462,7 +500,7 @@ public final class EbsProvider implements VolumeProvider {
     String id = v.volumeId();
     Optional<VolumeAttachment> mine = live(v).stream().filter(x -> me.equals(x.instanceId())).findFirst();
     if (mine.isEmpty()) {
-      reserved.remove(id);
+      unreserve(id);
       return; // not attached here (maybe taken over by another instance: not ours to touch)
     }
     Optional<Path> dev = devices.find(id, mine.get().device());
@@ -483,7 +521,7 @@ public final class EbsProvider implements VolumeProvider {
     }
     awaitGone(a, id, ctx, "EBS volume " + label(name) + " (" + id + ") detaching from " + me,
         x -> live(x).stream().noneMatch(y -> me.equals(y.instanceId())));
-    reserved.remove(id);
+    unreserve(id);
     LOG.info(ctx.operation() + ": detached EBS volume " + label(name) + " " + id + " from " + me + " in "
         + (System.nanoTime() - start) / 1_000_000 + " ms");
   }

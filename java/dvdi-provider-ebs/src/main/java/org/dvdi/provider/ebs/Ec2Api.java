@@ -61,6 +61,15 @@ final class Ec2Api implements AutoCloseable {
     String awsCode() {
       return awsCode;
     }
+
+    /**
+     * Whether EC2 answered with a refusal (a 4xx error, or throttling), so the request changed
+     * nothing. A timeout, a lost connection or a server error may have acted.
+     */
+    boolean refused() {
+      return getCause() instanceof AwsServiceException e
+          && (e.statusCode() >= 400 && e.statusCode() < 500 || e.isThrottlingException());
+    }
   }
 
   private final SdkHttpClient http;

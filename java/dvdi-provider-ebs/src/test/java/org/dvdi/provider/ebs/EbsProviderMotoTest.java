@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.logging.Logger;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
@@ -40,6 +41,8 @@ import software.amazon.awssdk.services.ec2.model.VolumeAttachment;
  */
 @ExtendWith(MotoServer.class)
 class EbsProviderMotoTest {
+  private static final Logger LOG = Logger.getLogger(EbsProviderMotoTest.class.getName());
+
   @RegisterExtension
   static final Ec2Fixture.PerClass EC2 = new Ec2Fixture.PerClass(FakeHypervisor.Backing.FILE);
 
@@ -275,6 +278,92 @@ class EbsProviderMotoTest {
       assertEquals(java.util.Set.of("/dev/xvdf", "/dev/xvdg", "/dev/xvdh", "/dev/xvdi"), devices);
     } finally {
       pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void slowEc2CallsOfOneAttachDoNotHoldUpAnotherAttach() throws Exception {
+    // EC2 slow or throttling (each call retried with backoff): the device-name lock must not
+    // make every other attach on this agent wait for one attach's DescribeInstances and AttachVolume.
+    p.create("slow-a", opts("size", "1"), ctx());
+    p.create("slow-b", opts("size", "1"), ctx());
+    ec2.faults.slow("DescribeInstances", 1000);
+    ec2.faults.slow("AttachVolume", 1000);
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    List<String> names = List.of("slow-a", "slow-b");
+    Map<String, Attachment> got = new java.util.concurrent.ConcurrentHashMap<>();
+    List<Throwable> failed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Thread> threads = new java.util.ArrayList<>();
+    for (String name : names) {
+      Thread t = new Thread(() -> {
+        try {
+          go.await();
+          got.put(name, p.attach(name, VolumeOptions.EMPTY, ctx()));
+        } catch (Throwable e) {
+          failed.add(e);
+        }
+      }, "attach-" + name);
+      threads.add(t);
+      t.start();
+    }
+    long start = System.nanoTime();
+    go.countDown();
+    for (Thread t : threads) {
+      t.join(Duration.ofSeconds(60).toMillis());
+    }
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    List<Faults.Span> spans = new java.util.ArrayList<>(ec2.faults.spans("DescribeInstances"));
+    spans.addAll(ec2.faults.spans("AttachVolume"));
+    ec2.faults.clear();
+    try {
+      assertEquals(List.of(), failed);
+      String timeline = spans.stream().sorted(java.util.Comparator.comparingLong(Faults.Span::startNanos))
+          .map(x -> x.thread() + " " + x.action() + " " + (x.startNanos() - start) / 1_000_000 + "-"
+              + (x.endNanos() - start) / 1_000_000 + " ms")
+          .collect(java.util.stream.Collectors.joining("; "));
+      LOG.info("two attaches, DescribeInstances and AttachVolume 1 s each: " + ms + " ms (" + timeline + ")");
+      List<Faults.Span> a = spans.stream().filter(x -> x.thread().equals("attach-slow-a")).toList();
+      List<Faults.Span> b = spans.stream().filter(x -> x.thread().equals("attach-slow-b")).toList();
+      assertFalse(a.isEmpty() || b.isEmpty(), timeline);
+      assertTrue(a.stream().anyMatch(x -> b.stream().anyMatch(x::overlaps)),
+          "the attaches' EC2 calls ran one after the other, not at once: " + timeline);
+      assertFalse(got.get("slow-a").providerData().get(EbsProvider.DATA_EC2_DEVICE)
+          .equals(got.get("slow-b").providerData().get(EbsProvider.DATA_EC2_DEVICE)), got.toString());
+    } finally {
+      for (Map.Entry<String, Attachment> e : got.entrySet()) {
+        p.detach(handle(e.getKey(), e.getValue()), ctx());
+      }
+      for (String name : names) {
+        p.remove(name, ctx());
+      }
+    }
+  }
+
+  @Test
+  void aNameWhoseAttachVolumeTimedOutIsNotGivenToAnotherVolumeUntilDetached() throws Exception {
+    // EC2 attached the first volume, but its answer came after the call's deadline; the
+    // instance's mappings do not list the attachment yet (DescribeInstances is eventually
+    // consistent). The name may be taken: another attach must not get it.
+    String late = p.create("late-a", opts("size", "1"), ctx()).id();
+    p.create("late-b", opts("size", "1"), ctx());
+    p.create("late-c", opts("size", "1"), ctx());
+    ec2.faults.hideMappings = true;
+    ec2.faults.answerLate("AttachVolume", 3000);
+    DvdiException e = assertThrows(DvdiException.class, () -> p.attach("late-a", VolumeOptions.EMPTY,
+        ctx(Duration.ofMillis(1500))));
+    assertEquals(ErrorCode.TIMEOUT, e.getCode(), e.getMessage());
+    String taken = raw(late).attachments().get(0).device();
+    ec2.faults.answerLate("AttachVolume", 0);
+    Attachment b = p.attach("late-b", VolumeOptions.EMPTY, ctx());
+    assertFalse(taken.equals(b.providerData().get(EbsProvider.DATA_EC2_DEVICE)), taken + " given twice: " + b);
+    // The undo after the failed attach detaches it; then the name is free again.
+    p.detach(new VolumeHandle("late-a", VolumeOptions.EMPTY, "", "", Map.of()), ctx());
+    Attachment c = p.attach("late-c", VolumeOptions.EMPTY, ctx());
+    assertEquals(taken, c.providerData().get(EbsProvider.DATA_EC2_DEVICE));
+    p.detach(handle("late-b", b), ctx());
+    p.detach(handle("late-c", c), ctx());
+    for (String name : List.of("late-a", "late-b", "late-c")) {
+      p.remove(name, ctx());
     }
   }
 

@@ -25,6 +25,7 @@ import software.amazon.awssdk.http.HttpExecuteRequest;
 import software.amazon.awssdk.http.HttpExecuteResponse;
 import software.amazon.awssdk.http.SdkHttpClient;
 import software.amazon.awssdk.http.SdkHttpResponse;
+import software.amazon.awssdk.services.ec2.model.DescribeInstancesResponse;
 import software.amazon.awssdk.services.ec2.model.DescribeVolumesResponse;
 import software.amazon.awssdk.services.ec2.model.Volume;
 import software.amazon.awssdk.services.ec2.model.VolumeAttachment;
@@ -35,8 +36,9 @@ import software.amazon.awssdk.services.ec2.model.VolumeAttachmentState;
  * <ul>
  *   <li>an HTTP client wrapper that answers chosen actions with EC2 error responses
  *       (throttling, AttachmentLimitExceeded, a device name in use) without moto seeing
- *       them, or slows them down, and counts the calls per action;</li>
- *   <li>an interceptor that shows chosen volumes as stuck in "attaching".</li>
+ *       them, or slows them down, and counts and times the calls per action;</li>
+ *   <li>an interceptor that shows chosen volumes as stuck in "attaching", or instances without
+ *       their block device mappings (EC2's eventual consistency).</li>
  * </ul>
  */
 final class Faults implements ExecutionInterceptor {
@@ -46,7 +48,11 @@ final class Faults implements ExecutionInterceptor {
   private final Map<String, Deque<Fault>> faults = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
   private final Map<String, Long> latencyMs = new ConcurrentHashMap<>();
+  private final Map<String, Long> lateAnswerMs = new ConcurrentHashMap<>();
+  private final Deque<Span> spans = new ConcurrentLinkedDeque<>();
   final Set<String> stuckAttaching = ConcurrentHashMap.newKeySet();
+  /** DescribeInstances lists no block device mappings (an attachment not listed yet). */
+  volatile boolean hideMappings;
   /** Volumes shown as "detaching" for some more DescribeVolumes answers, then really detached. */
   private final Map<String, Detaching> detaching = new ConcurrentHashMap<>();
 
@@ -77,6 +83,23 @@ final class Faults implements ExecutionInterceptor {
     latencyMs.put(action, ms);
   }
 
+  /** One HTTP exchange as the provider saw it: from sending (delay included) to the answer. */
+  record Span(String action, String thread, long startNanos, long endNanos) {
+    boolean overlaps(Span o) {
+      return startNanos < o.endNanos && o.startNanos < endNanos;
+    }
+  }
+
+  /** The exchanges of {@code action} that have ended, in the order they ended. */
+  List<Span> spans(String action) {
+    return spans.stream().filter(x -> x.action().equals(action)).toList();
+  }
+
+  /** Every call of {@code action} is answered {@code ms} late: after EC2 (moto) acted on it. */
+  void answerLate(String action, long ms) {
+    lateAnswerMs.put(action, ms);
+  }
+
   int calls(String action) {
     AtomicInteger n = calls.get(action);
     return n == null ? 0 : n.get();
@@ -91,7 +114,10 @@ final class Faults implements ExecutionInterceptor {
     faults.clear();
     calls.clear();
     latencyMs.clear();
+    lateAnswerMs.clear();
+    spans.clear();
     stuckAttaching.clear();
+    hideMappings = false;
     detaching.clear();
     before.clear();
   }
@@ -113,6 +139,7 @@ final class Faults implements ExecutionInterceptor {
         String action = action(new String(body, StandardCharsets.UTF_8));
         calls.computeIfAbsent(action, a -> new AtomicInteger()).incrementAndGet();
         long delay = latencyMs.getOrDefault(action, 0L);
+        long late = lateAnswerMs.getOrDefault(action, 0L);
         Deque<Fault> q = faults.get(action);
         Fault f = q == null ? null : q.poll();
         if (f != null) {
@@ -141,8 +168,15 @@ final class Faults implements ExecutionInterceptor {
         return new ExecutableHttpRequest() {
           @Override
           public HttpExecuteResponse call() throws IOException {
-            sleep(delay);
-            return real.call();
+            long start = System.nanoTime();
+            try {
+              sleep(delay);
+              HttpExecuteResponse r = real.call();
+              sleep(late);
+              return r;
+            } finally {
+              spans.add(new Span(action, Thread.currentThread().getName(), start, System.nanoTime()));
+            }
           }
 
           @Override
@@ -161,6 +195,10 @@ final class Faults implements ExecutionInterceptor {
 
   @Override
   public SdkResponse modifyResponse(Context.ModifyResponse context, ExecutionAttributes attrs) {
+    if (context.response() instanceof DescribeInstancesResponse r && hideMappings) {
+      return r.toBuilder().reservations(r.reservations().stream().map(x -> x.toBuilder().instances(x.instances()
+          .stream().map(i -> i.toBuilder().blockDeviceMappings(List.of()).build()).toList()).build()).toList()).build();
+    }
     if (!(context.response() instanceof DescribeVolumesResponse r) || stuckAttaching.isEmpty() && detaching.isEmpty()) {
       return context.response();
     }
