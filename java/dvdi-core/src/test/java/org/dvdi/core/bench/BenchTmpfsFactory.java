@@ -41,6 +41,39 @@ public final class BenchTmpfsFactory implements ProviderFactory {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
 
+  /**
+   * While set, unmount and detach block until it is counted down, ignoring interrupts and
+   * deadlines: a provider that is hung (a frozen plugin), not one that is slow.
+   */
+  static volatile java.util.concurrent.CountDownLatch hung;
+
+  /** Calls blocked in {@link #hung} now. */
+  static final AtomicInteger stuck = new AtomicInteger();
+
+  private static void hangWhileHung() {
+    java.util.concurrent.CountDownLatch h = hung;
+    if (h == null) {
+      return;
+    }
+    stuck.incrementAndGet();
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          h.await();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true; // hung: it does not listen
+        }
+      }
+    } finally {
+      stuck.decrementAndGet();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
   static int totalCalls() {
     return calls.values().stream().mapToInt(AtomicInteger::get).sum();
   }
@@ -143,12 +176,14 @@ public final class BenchTmpfsFactory implements ProviderFactory {
       @Override
       public void unmount(VolumeHandle v, CallContext c) {
         count("unmount");
+        hangWhileHung();
         BenchTmpfsFactory.unmount(commands, mounts.resolve(v.name()), c);
       }
 
       @Override
       public void detach(VolumeHandle v, CallContext c) {
         count("detach");
+        hangWhileHung();
       }
 
       @Override

@@ -29,16 +29,21 @@ import org.dvdi.spi.testing.LeakCheck;
  *   <li>prepare of a container without volumes and of a fast-path volume, idle and while one
  *       provider's calls hang until their deadline ({@link PrepareLoadBench}); goal: p99 loaded
  *       within 2x of idle;</li>
+ *   <li>an agent's start while a provider is hung, with containers Mesos does not know
+ *       ({@link StartBench}); goal: recover answers within its bound, containers without volumes
+ *       prepare meanwhile, the orphans' volumes are released once the provider answers;</li>
  *   <li>{@code recover()} of 10,000 checkpointed containers over 1,000 volumes, all alive
  *       ({@link RecoverBench}); goal: p50 <= 1 s.</li>
  * </ol>
  *
  * <p>Run: {@code ./mvnw -B -ntp -Pbench -pl java/dvdi-core -am -DskipTests integration-test}
- * (see the README's "Benchmarks"). Arguments {@code key=value}: {@code only=prepare|recover},
+ * (see the README's "Benchmarks"). Arguments {@code key=value}: {@code only=prepare|start|recover},
  * {@code samples=1000} (per kind, phase and round), {@code rounds=2}, {@code warmup=500},
  * {@code hung=64}, {@code attach-timeout=3s}, {@code stagger=false} (true: the hanging prepares start
  * spread over the timeout instead of all at once), {@code paced=true} (false: samples back to
- * back, windows shorter than a deadline; for the smoke test), {@code containers=10000}, {@code volumes=1000},
+ * back, windows shorter than a deadline; for the smoke test), {@code orphans=20} and
+ * {@code start-timeout=2s} (every step's timeout in the start bench),
+ * {@code containers=10000}, {@code volumes=1000},
  * {@code runs=9}. Its files go to a new directory under {@code java.io.tmpdir} (the engine's log
  * to {@code engine.log} there), deleted at the end when nothing is mounted under it.
  */
@@ -78,6 +83,10 @@ public final class EngineBench {
             num(a, "warmup", 500), num(a, "hung", 64), a.getOrDefault("attach-timeout", "3s"),
             Boolean.parseBoolean(a.getOrDefault("stagger", "false")),
             Boolean.parseBoolean(a.getOrDefault("paced", "true"))).run());
+      }
+      if (only.equals("all") || only.equals("start")) {
+        problems.addAll(new StartBench(root.resolve("start"), out, num(a, "orphans", 20),
+            a.getOrDefault("start-timeout", "2s")).run());
       }
       if (only.equals("all") || only.equals("recover")) {
         problems.addAll(new RecoverBench(root.resolve("recover"), out, num(a, "containers", 10_000),

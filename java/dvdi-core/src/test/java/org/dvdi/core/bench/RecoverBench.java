@@ -67,8 +67,23 @@ final class RecoverBench {
     this.sources = root.resolve("sources");
   }
 
+  /**
+   * The settings of a bench dvdi under {@code root}: state in {@code state}, mounts under
+   * {@code volumes}, the bench provider's sources in {@code sources}, and the bench provider as
+   * the default driver.
+   */
+  static Map<String, String> settingsUnder(Path root) {
+    Map<String, String> settings = new HashMap<>();
+    settings.put(DvdiConfig.STATE_DIR, root.resolve("state").toString());
+    settings.put(DvdiConfig.MOUNT_ROOT, root.resolve("volumes").toString());
+    settings.put(DvdiConfig.DEFAULT_DRIVER, BenchTmpfsFactory.TYPE);
+    settings.put(DvdiConfig.PROVIDERS_PREFIX + BenchTmpfsFactory.TYPE + "." + BenchTmpfsFactory.SET_DIR,
+        root.resolve("sources").toString());
+    return settings;
+  }
+
   /** The bench's dvdi: as {@link Dvdi#open}, with a class loader that also finds the bench provider. */
-  private static final class Engine implements AutoCloseable {
+  static final class Engine implements AutoCloseable {
     final StateStore state;
     final ProviderRegistry providers;
     final VolumeManager manager;
@@ -90,11 +105,7 @@ final class RecoverBench {
 
   List<String> run() throws Exception {
     List<String> problems = new ArrayList<>();
-    Map<String, String> settings = new HashMap<>();
-    settings.put(DvdiConfig.STATE_DIR, stateDir.toString());
-    settings.put(DvdiConfig.MOUNT_ROOT, mountRoot.toString());
-    settings.put(DvdiConfig.DEFAULT_DRIVER, BenchTmpfsFactory.TYPE);
-    settings.put(DvdiConfig.PROVIDERS_PREFIX + BenchTmpfsFactory.TYPE + "." + BenchTmpfsFactory.SET_DIR, sources.toString());
+    Map<String, String> settings = settingsUnder(root);
     settings.put(DvdiConfig.RETRY_INTERVAL, "1h");
     DvdiConfig config = new DvdiConfig(new Settings(settings, "the recover bench"));
     Thread unmounter = new Thread(this::unmountAll, "bench-unmount");
@@ -133,8 +144,12 @@ final class RecoverBench {
     return problems;
   }
 
-  /** A class loader that finds the bench provider too (a services file of its own, under the bench directory). */
   private URLClassLoader loader() throws IOException {
+    return loader(root);
+  }
+
+  /** A class loader that finds the bench provider too (a services file of its own, under {@code root}). */
+  static URLClassLoader loader(Path root) throws IOException {
     Path dir = root.resolve("bench-services");
     Path f = dir.resolve("META-INF/services/" + ProviderFactory.class.getName());
     Files.createDirectories(f.getParent());
@@ -250,6 +265,11 @@ final class RecoverBench {
 
   /** Unmounts everything under the mount root (deepest first); idempotent, also from the shutdown hook. */
   synchronized void unmountAll() {
+    unmountUnder(mountRoot);
+  }
+
+  /** Unmounts everything under {@code mountRoot}, deepest first (lazily when busy). */
+  static void unmountUnder(Path mountRoot) {
     Commands commands = new Commands();
     List<KernelMounts.Mount> ms = new ArrayList<>(KernelMounts.read().under(mountRoot));
     java.util.Collections.reverse(ms);
