@@ -74,6 +74,10 @@ final class EngineWorld implements AutoCloseable {
   private int containers;
   /** Containers whose prepare Mesos saw succeed and that it has not cleaned up: volume keys. */
   final Map<String, List<VolumeKey>> live = new TreeMap<>();
+  /** Containers whose cleanup Mesos asked for and has not seen end. */
+  final Set<String> cleaning = new TreeSet<>();
+  /** Containers whose cleanup Mesos saw end without failures (since the last reboot). */
+  final Set<String> cleanedUp = new TreeSet<>();
   /** Containers whose prepare is under way. */
   final Set<String> preparing = new TreeSet<>();
   /** Pids of dvdi processes that were killed (the kernel may give them out again). */
@@ -195,6 +199,7 @@ final class EngineWorld implements AutoCloseable {
     }
     String cid = all.get(pick % all.size());
     log.add("cleanup " + cid);
+    cleaning.add(cid);
     Engine a = agent;
     long t0 = rt.nanoTime();
     a.scheduler().run("cleanup " + cid, () -> a.manager().cleanup(cid).whenComplete((r, e) -> {
@@ -207,6 +212,10 @@ final class EngineWorld implements AutoCloseable {
         }
         live.remove(cid);
         preparing.remove(cid);
+        cleaning.remove(cid);
+        if (e == null && r.failures().isEmpty()) {
+          cleanedUp.add(cid);
+        }
         log.add("  cleanup " + cid + (e == null ? " done" + (r.failures().isEmpty() ? "" : " " + r.failures()) : " failed: " + e));
       }
     }));
@@ -218,6 +227,10 @@ final class EngineWorld implements AutoCloseable {
     agent.kill(endedPids);
     preparing.clear(); // Mesos destroys containers whose launch had not finished
     agent = open("agent");
+    checkAcknowledged(agent, "after the agent's restart");
+    // a container whose destruction had begun is no longer running: Mesos recovers it as gone
+    live.keySet().removeAll(cleaning);
+    cleaning.clear();
     recover(agent, Set.copyOf(live.keySet()));
   }
 
@@ -229,9 +242,12 @@ final class EngineWorld implements AutoCloseable {
     host.reboot();
     endedPids.clear();
     storage.attachedTo.entrySet().removeIf(e -> e.getValue().equals(ops.hostId())); // attachments end with the host
+    agent = open("agent");
+    checkAcknowledged(agent, "after a power cut");
     live.clear();
     preparing.clear();
-    agent = open("agent");
+    cleaning.clear();
+    cleanedUp.clear();
     recover(agent, Set.of());
   }
 
@@ -254,6 +270,36 @@ final class EngineWorld implements AutoCloseable {
     rt.runFor(a.manager().recoverBound().plus(SimStorage.HANG).plus(Duration.ofMinutes(1)));
     if (!done[0]) {
       violation("recover never ended");
+    }
+  }
+
+  /**
+   * Invariant: no acknowledged change is lost in a crash. What dvdi answered before it died (a
+   * prepare Mesos saw succeed, a cleanup it saw end without failures) is in the state the next
+   * process reads, before its recovery changes anything: each such container with each of its
+   * volumes, and no cleaned-up container back.
+   */
+  private void checkAcknowledged(Engine a, String after) {
+    org.dvdi.core.state.StateView view = a.state().freshView();
+    live.forEach((cid, vols) -> {
+      if (cleaning.contains(cid)) {
+        return; // its cleanup had begun: it may have ended before the crash
+      }
+      org.dvdi.core.state.proto.Container c = view.containers().get(cid);
+      if (c == null) {
+        violation(after + ": container " + cid + ", whose prepare dvdi acknowledged, is not in the state it wrote");
+        return;
+      }
+      for (VolumeKey k : vols) {
+        if (c.getUsesList().stream().noneMatch(u -> u.getDriver().equals(k.driver()) && u.getName().equals(k.name()))) {
+          violation(after + ": container " + cid + " lost its use of " + k + " from the state (prepare acknowledged)");
+        }
+      }
+    });
+    for (String cid : cleanedUp) {
+      if (view.containers().containsKey(cid)) {
+        violation(after + ": container " + cid + ", whose cleanup dvdi acknowledged, is back in the state");
+      }
     }
   }
 
