@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeSet;
+import java.util.function.LongSupplier;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.Sizes;
 import org.dvdi.spi.host.AtomicFiles;
@@ -98,10 +99,13 @@ final class LoopPool {
 
   private final Path dir;
   private final String driver;
+  /** The wall clock, in milliseconds since the epoch. */
+  private final LongSupplier clock;
 
-  LoopPool(Path dir, String driver) {
+  LoopPool(Path dir, String driver, LongSupplier clock) {
     this.dir = dir;
     this.driver = driver;
+    this.clock = clock;
   }
 
   Path dir() {
@@ -262,7 +266,7 @@ final class LoopPool {
     if (e.presence() != Presence.ABSENT && e.presence() != Presence.CREATING) {
       throw DvdiException.internal("creating loop volume " + driver + "/" + e.name() + " in state " + e.presence(), null);
     }
-    Meta m = e.meta().orElseGet(() -> new Meta(e.name(), size, System.currentTimeMillis(), "", 0, true));
+    Meta m = e.meta().orElseGet(() -> new Meta(e.name(), size, clock.getAsLong(), "", 0, true));
     Path img = image(e.name());
     Path tmp = newImage(e.name());
     try {
@@ -303,7 +307,7 @@ final class LoopPool {
     if (e.presence() != Presence.NO_METADATA) {
       throw DvdiException.internal("adopting loop volume " + driver + "/" + e.name() + " in state " + e.presence(), null);
     }
-    Meta m = new Meta(e.name(), e.imageBytes(), System.currentTimeMillis(), "", 0, false);
+    Meta m = new Meta(e.name(), e.imageBytes(), clock.getAsLong(), "", 0, false);
     store(m, false);
     return m;
   }

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
 import org.dvdi.spi.Attachment;
@@ -74,6 +75,17 @@ public final class LoopProvider implements VolumeProvider {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
 
+  /**
+   * What the provider is given of its host, each a seam: the wall clock (milliseconds since
+   * the epoch, for the pool's records) and the loop devices this host sees. Tests model hosts
+   * that share one pool on one machine with them.
+   */
+  record HostView(LongSupplier clock, LoopDevices loops) {
+    static HostView real(Commands commands) {
+      return new HostView(System::currentTimeMillis, new LoopDevices(commands));
+    }
+  }
+
   private final String driver;
   private final String instance;
   private final Path mountRoot;
@@ -84,15 +96,21 @@ public final class LoopProvider implements VolumeProvider {
   private final Duration lockTimeout;
   private final Commands commands;
   private final LoopDevices loops;
+  private final LongSupplier clock;
   private final BlockVolumes block;
 
   LoopProvider(String driver, ProviderContext ctx) {
+    this(driver, ctx, HostView.real(ctx.commands()));
+  }
+
+  LoopProvider(String driver, ProviderContext ctx, HostView host) {
     Settings s = ctx.settings();
     s.requireOnly(SETTINGS);
     this.driver = driver;
     this.instance = ctx.instanceId();
     this.mountRoot = ctx.mountRoot().resolve(driver);
-    this.pool = new LoopPool(s.getPath(SET_POOL, DEFAULT_POOL), driver);
+    this.clock = host.clock();
+    this.pool = new LoopPool(s.getPath(SET_POOL, DEFAULT_POOL), driver, clock);
     this.preempt = s.getBoolean(SET_PREEMPT, false);
     this.defaultSize = s.getSize(SET_DEFAULT_SIZE, DEFAULT_SIZE);
     this.maxSize = s.getSize(SET_MAX_SIZE, DEFAULT_MAX_SIZE);
@@ -102,7 +120,7 @@ public final class LoopProvider implements VolumeProvider {
           + " to max-size (" + Sizes.format(maxSize) + ")");
     }
     this.commands = ctx.commands();
-    this.loops = new LoopDevices(ctx.commands());
+    this.loops = host.loops();
     this.block = new BlockVolumes(ctx.commands());
   }
 
@@ -235,7 +253,7 @@ public final class LoopProvider implements VolumeProvider {
         takeOver(name, img, ctx);
       }
       if (!m.holder().equals(instance)) {
-        pool.write(m.withHolder(instance, System.currentTimeMillis()));
+        pool.write(m.withHolder(instance, clock.getAsLong()));
       }
       List<String> devs = loops.backedBy(img);
       String dev = devs.isEmpty() ? loops.attach(img, ctx) : devs.get(0);
