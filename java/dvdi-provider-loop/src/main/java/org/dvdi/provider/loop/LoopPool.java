@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeSet;
+import java.util.function.LongSupplier;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.Sizes;
 import org.dvdi.spi.host.AtomicFiles;
@@ -25,7 +26,8 @@ import org.dvdi.spi.host.FileLocks;
 /**
  * The pool directory shared by every agent that uses it: for each volume an image file
  * {@code <name>.img}, a metadata file {@code <name>.meta} (versioned; who holds the volume),
- * and a lock file {@code <name>.lock} that serialises holder changes across processes.
+ * and a lock file {@code <name>.lock} that serialises holder changes (and lease renewals)
+ * across processes.
  *
  * <p>The one rule for what the pool holds under a name ({@link #find}): only "no such file"
  * means a file is absent; a file that cannot be looked at is PROVIDER_FAILURE, never "no
@@ -36,30 +38,69 @@ import org.dvdi.spi.host.FileLocks;
  * a volume's first metadata.
  */
 final class LoopPool {
-  /** Version of the metadata file format. */
-  static final int META_FORMAT = 1;
+  /**
+   * Version of the metadata file format. 2 added the holder's lease ({@code lease-until}) and
+   * boot ({@code holder-boot}); format 1 is still read (see {@link #NO_LEASE}).
+   */
+  static final int META_FORMAT = 2;
+
+  /**
+   * The lease end of a holder recorded in format 1, which has none: written by a dvdi that
+   * never renews a lease, it cannot be known to have ended, so it never expires (it is replaced
+   * when that holder, upgraded, renews it, or releases the volume).
+   */
+  static final long NO_LEASE = Long.MAX_VALUE;
 
   /** Metadata key and values of a volume's life: written "creating" first, "ready" when its image is there. */
   private static final String STATE = "state";
   private static final String CREATING = "creating";
   private static final String READY = "ready";
 
-  /** A volume's metadata. */
-  record Meta(String name, long sizeBytes, long createdMs, String holder, long holderSinceMs, boolean creating) {
-    Meta withHolder(String h, long since) {
-      return new Meta(name, sizeBytes, createdMs, h, since, creating);
+  /**
+   * A volume's metadata.
+   *
+   * @param holder the instance that holds the volume, or "" when none does
+   * @param holderBoot the boot id of the holder's host when it took the volume ("" when unknown):
+   *     a loop device on another boot (another host) cannot be the holder's
+   * @param leaseUntilMs when the holder's lease ends, in milliseconds since the epoch: it renews
+   *     the lease while it holds the volume, and another instance may take the volume over only
+   *     after it ended ({@link #NO_LEASE}: never)
+   */
+  record Meta(String name, long sizeBytes, long createdMs, String holder, long holderSinceMs, String holderBoot,
+      long leaseUntilMs, boolean creating) {
+    Meta withHolder(String h, long since, String boot, long leaseUntil) {
+      return new Meta(name, sizeBytes, createdMs, h, since, boot, leaseUntil, creating);
+    }
+
+    Meta withoutHolder() {
+      return withHolder("", 0, "", 0);
+    }
+
+    Meta withLease(long leaseUntil) {
+      return withHolder(holder, holderSinceMs, holderBoot, leaseUntil);
     }
 
     Meta asCreating() {
-      return new Meta(name, sizeBytes, createdMs, holder, holderSinceMs, true);
+      return new Meta(name, sizeBytes, createdMs, holder, holderSinceMs, holderBoot, leaseUntilMs, true);
     }
 
     Meta asReady() {
-      return new Meta(name, sizeBytes, createdMs, holder, holderSinceMs, false);
+      return new Meta(name, sizeBytes, createdMs, holder, holderSinceMs, holderBoot, leaseUntilMs, false);
     }
 
     boolean held() {
       return !holder.isEmpty();
+    }
+
+    /** Whether the holder's lease still runs at {@code nowMs}. */
+    boolean leaseLive(long nowMs) {
+      return held() && nowMs < leaseUntilMs;
+    }
+
+    /** When the lease ends, for people. */
+    String leaseEnd() {
+      return leaseUntilMs == NO_LEASE ? "never (a record of format 1, from a dvdi that does not renew leases)"
+          : java.time.Instant.ofEpochMilli(leaseUntilMs).toString();
     }
   }
 
@@ -98,10 +139,13 @@ final class LoopPool {
 
   private final Path dir;
   private final String driver;
+  /** The wall clock, in milliseconds since the epoch. */
+  private final LongSupplier clock;
 
-  LoopPool(Path dir, String driver) {
+  LoopPool(Path dir, String driver, LongSupplier clock) {
     this.dir = dir;
     this.driver = driver;
+    this.clock = clock;
   }
 
   Path dir() {
@@ -193,18 +237,23 @@ final class LoopPool {
     } catch (NumberFormatException e) {
       format = 0;
     }
-    if (format != META_FORMAT) {
+    if (format != 1 && format != META_FORMAT) {
       throw DvdiException.provider("loop volume metadata " + m + " has format " + p.getProperty("format")
-          + "; this dvdi reads format " + META_FORMAT);
+          + "; this dvdi reads formats 1 and " + META_FORMAT);
     }
     String state = p.getProperty(STATE, READY);
     if (!state.equals(READY) && !state.equals(CREATING)) {
       throw DvdiException.provider("loop volume metadata " + m + " is damaged: state '" + state + "'");
     }
+    String holder = p.getProperty("holder", "");
+    if (format == META_FORMAT && !holder.isEmpty() && (p.getProperty("lease-until") == null || p.getProperty("holder-boot") == null)) {
+      throw DvdiException.provider("loop volume metadata " + m + " is damaged: holder '" + holder + "' without lease-until or holder-boot");
+    }
     try {
+      long lease = format == 1 ? (holder.isEmpty() ? 0 : NO_LEASE) : Long.parseLong(p.getProperty("lease-until", "0"));
       return Optional.of(new Meta(p.getProperty("name", name), Long.parseLong(p.getProperty("size", "0")),
-          Long.parseLong(p.getProperty("created", "0")), p.getProperty("holder", ""),
-          Long.parseLong(p.getProperty("holder-since", "0")), state.equals(CREATING)));
+          Long.parseLong(p.getProperty("created", "0")), holder, Long.parseLong(p.getProperty("holder-since", "0")),
+          p.getProperty("holder-boot", ""), lease, state.equals(CREATING)));
     } catch (NumberFormatException e) {
       throw DvdiException.provider("loop volume metadata " + m + " is damaged: " + e.getMessage());
     }
@@ -236,6 +285,8 @@ final class LoopPool {
     p.setProperty("created", Long.toString(meta.createdMs()));
     p.setProperty("holder", meta.holder());
     p.setProperty("holder-since", Long.toString(meta.holderSinceMs()));
+    p.setProperty("holder-boot", meta.holderBoot());
+    p.setProperty("lease-until", Long.toString(meta.leaseUntilMs()));
     StringWriter w = new StringWriter();
     Path m = meta(meta.name());
     try {
@@ -262,7 +313,7 @@ final class LoopPool {
     if (e.presence() != Presence.ABSENT && e.presence() != Presence.CREATING) {
       throw DvdiException.internal("creating loop volume " + driver + "/" + e.name() + " in state " + e.presence(), null);
     }
-    Meta m = e.meta().orElseGet(() -> new Meta(e.name(), size, System.currentTimeMillis(), "", 0, true));
+    Meta m = e.meta().orElseGet(() -> new Meta(e.name(), size, clock.getAsLong(), "", 0, "", 0, true));
     Path img = image(e.name());
     Path tmp = newImage(e.name());
     try {
@@ -303,7 +354,7 @@ final class LoopPool {
     if (e.presence() != Presence.NO_METADATA) {
       throw DvdiException.internal("adopting loop volume " + driver + "/" + e.name() + " in state " + e.presence(), null);
     }
-    Meta m = new Meta(e.name(), e.imageBytes(), System.currentTimeMillis(), "", 0, false);
+    Meta m = new Meta(e.name(), e.imageBytes(), clock.getAsLong(), "", 0, "", 0, false);
     store(m, false);
     return m;
   }

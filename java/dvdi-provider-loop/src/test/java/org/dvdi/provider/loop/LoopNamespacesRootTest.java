@@ -90,7 +90,7 @@ class LoopNamespacesRootTest {
   @Test
   void finding8_aPreemptDoesNotPullADeviceFromUnderAnotherNamespacesMount() throws Exception {
     VolumeProvider a = loop(tmp, "a", Map.of());
-    VolumeProvider b = loop(tmp, "b", Map.of("preempt", "true"));
+    VolumeProvider b = LoopProviderRootTest.anHourLater(tmp, "b", Map.of("preempt", "true")); // a's lease has expired for b
     VolumeOptions o = opts("size", "32MiB");
     VolumeHandle h = mounted(a, "taken", o);
     Path img = tmp.resolve("pool/taken.img");

@@ -150,7 +150,7 @@ class LoopOrphanRootTest {
   void anInterruptedCreateIsFinishedByTheNextOne() throws Exception {
     VolumeProvider p = provider();
     p.create("half", opts("size", "32MiB"), ctx());
-    LoopPool pool = new LoopPool(pool(), "loop");
+    LoopPool pool = new LoopPool(pool(), "loop", System::currentTimeMillis);
     LoopPool.Meta m = pool.read("half").orElseThrow();
     // The states a crash inside create leaves: metadata saying "creating", with or without
     // the image (and a temporary image beside it).

@@ -46,6 +46,17 @@ class LoopProviderRootTest {
     return new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, instance, settings));
   }
 
+  /**
+   * A loop provider on this test's pool, as agent {@code instance} of this host, acting an hour
+   * from now: every other agent's lease has expired for it (without a sleep), so its preempt
+   * goes through.
+   */
+  static VolumeProvider anHourLater(Path tmp, String instance, Map<String, String> settings) {
+    LoopProvider.HostView here = LoopProvider.HostView.real(new org.dvdi.spi.host.Commands());
+    return new LoopProvider("loop", LoopProviderConformanceRootTest.context(tmp, instance, settings),
+        new LoopProvider.HostView(() -> System.currentTimeMillis() + 3_600_000, here.bootId(), here.loops()), false);
+  }
+
   /** Creates, attaches and mounts {@code name}; returns the handle that unmounts and detaches it. */
   static VolumeHandle mounted(VolumeProvider p, String name, VolumeOptions o) {
     p.create(name, o, ctx());
@@ -58,8 +69,7 @@ class LoopProviderRootTest {
   void secondHolderIsRefusedUnlessPreempt() throws Exception {
     VolumeProvider a = new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, "agent-a", Map.of()));
     VolumeProvider b = new LoopProviderFactory().create("loop", LoopProviderConformanceRootTest.context(tmp, "agent-b", Map.of()));
-    VolumeProvider c = new LoopProviderFactory().create("loop",
-        LoopProviderConformanceRootTest.context(tmp, "agent-c", Map.of("preempt", "true")));
+    VolumeProvider c = anHourLater(tmp, "agent-c", Map.of("preempt", "true"));
     VolumeOptions o = opts("size", "32MiB");
     a.create("moving", o, ctx());
     Attachment att = a.attach("moving", o, ctx());
@@ -74,7 +84,7 @@ class LoopProviderRootTest {
     b.detach(new VolumeHandle("moving", o, "", "", Map.of()), ctx());
     assertTrue(KernelMounts.read().isMountPoint(Path.of(mv.hostPath())), "a's mount is intact");
 
-    // preempt takes it over: a's mount is gone, c has the data.
+    // Once a's lease has expired, preempt takes it over (c is on a's host): a's mount is gone, c has the data.
     Attachment catt = c.attach("moving", o, ctx());
     assertFalse(KernelMounts.read().isMountPoint(Path.of(mv.hostPath())), "a's mount was force-released");
     MountedVolume cmv = c.mount("moving", o, catt, ctx());

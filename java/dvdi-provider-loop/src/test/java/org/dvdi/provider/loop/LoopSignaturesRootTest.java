@@ -13,11 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.dvdi.spi.Attachment;
 import org.dvdi.spi.DvdiException;
 import org.dvdi.spi.ErrorCode;
@@ -121,49 +116,30 @@ class LoopSignaturesRootTest {
 
   @Test
   void finding1_overwritefsWipesEverySignatureAndWarnsNamingIt() throws Exception {
-    List<String> warnings = new CopyOnWriteArrayList<>();
-    Handler h = new Handler() {
-      @Override
-      public void publish(LogRecord r) {
-        if (r.getLevel().intValue() >= Level.WARNING.intValue()) {
-          warnings.add(r.getMessage());
-        }
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    Logger log = Logger.getLogger(BlockVolumes.class.getName());
-    log.addHandler(h);
-    try {
-      VolumeProvider p = provider();
-      VolumeOptions o = opts("size", "32MiB", "overwritefs", "true");
-      p.create("reuse", o, ctx());
-      DiskImages.writeMbrWithData(image("reuse"));
-      Attachment att = p.attach("reuse", o, ctx());
-      MountedVolume mv = p.mount("reuse", o, att, ctx());
-      assertEquals("ext4", KernelMounts.read().at(Path.of(mv.hostPath())).orElseThrow().fsType());
-      assertTrue(warnings.stream().anyMatch(w -> w.contains("overwritefs") && w.contains("dos partition table")),
-          "warns naming what it destroys: " + warnings);
-      VolumeHandle vh = new VolumeHandle("reuse", o, mv.hostPath(), mv.device(), mv.providerData());
-      p.unmount(vh, ctx());
-      // Only the new filesystem is left: the partition table was wiped, not kept beside it.
-      Commands.Result w = new Commands().check(List.of("wipefs", "--no-act", "--parsable", "--noheadings",
-          "--output", "TYPE", image("reuse").toString()), ctx(), "test wipefs");
-      assertEquals("ext4", w.stdout().strip());
-      // Mounting again without overwritefs keeps that filesystem.
-      VolumeOptions plain = opts("size", "32MiB");
-      MountedVolume again = p.mount("reuse", plain, att, ctx());
-      assertEquals("false", again.providerData().get(BlockVolumes.DATA_FORMATTED));
-      p.unmount(vh, ctx());
-      p.detach(vh, ctx());
-      p.remove("reuse", ctx());
-    } finally {
-      log.removeHandler(h);
-    }
+    VolumeProvider p = provider();
+    VolumeOptions o = opts("size", "32MiB", "overwritefs", "true");
+    p.create("reuse", o, ctx());
+    DiskImages.writeMbrWithData(image("reuse"));
+    Attachment att = p.attach("reuse", o, ctx());
+    MountedVolume[] mounted = new MountedVolume[1];
+    List<String> warnings = LogCapture.warnings(BlockVolumes.class, () -> mounted[0] = p.mount("reuse", o, att, ctx()));
+    MountedVolume mv = mounted[0];
+    assertEquals("ext4", KernelMounts.read().at(Path.of(mv.hostPath())).orElseThrow().fsType());
+    assertTrue(warnings.stream().anyMatch(w -> w.contains("overwritefs") && w.contains("dos partition table")),
+        "warns naming what it destroys: " + warnings);
+    VolumeHandle vh = new VolumeHandle("reuse", o, mv.hostPath(), mv.device(), mv.providerData());
+    p.unmount(vh, ctx());
+    // Only the new filesystem is left: the partition table was wiped, not kept beside it.
+    Commands.Result w = new Commands().check(List.of("wipefs", "--no-act", "--parsable", "--noheadings",
+        "--output", "TYPE", image("reuse").toString()), ctx(), "test wipefs");
+    assertEquals("ext4", w.stdout().strip());
+    // Mounting again without overwritefs keeps that filesystem.
+    VolumeOptions plain = opts("size", "32MiB");
+    MountedVolume again = p.mount("reuse", plain, att, ctx());
+    assertEquals("false", again.providerData().get(BlockVolumes.DATA_FORMATTED));
+    p.unmount(vh, ctx());
+    p.detach(vh, ctx());
+    p.remove("reuse", ctx());
   }
 
   @Test
