@@ -21,7 +21,7 @@ class EngineBenchRootTest {
   @Test
   void benchSmoke_runsAtTinySizesAndItsChecksHold() throws Exception {
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    int rc = EngineBench.run(new String[] {"samples=20", "rounds=1", "warmup=5", "hung=4", "attach-timeout=200ms",
+    int rc = EngineBench.run(new String[] {"samples=20", "rounds=1", "warmup=5", "hung=4", "attach-timeout=1s",
         "paced=false", "orphans=3", "start-timeout=300ms", "containers=60", "volumes=6", "runs=2"}, new PrintStream(buf, true, StandardCharsets.UTF_8));
     String out = buf.toString(StandardCharsets.UTF_8);
     assertEquals(0, rc, out);
