@@ -4,13 +4,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.dvdi.core.seams.CrashHook;
 
 /**
- * Named step boundaries of prepare, cleanup, release and recovery, where a test-only switch
- * kills this JVM with SIGKILL: {@code -Ddvdi.test.crash-at=<point>} (the first time the point
- * is reached), with {@code -Ddvdi.test.crash-marker=<file>} written first. The crash-point
- * harness runs a separate JVM per point and checks that recovery leaves nothing behind.
- * Without the property (always, outside that harness) {@link #reached} does nothing.
+ * Named step boundaries of prepare, cleanup, release and recovery, which the engine passes
+ * through its {@link CrashHook} seam. {@link #fromProperties} is the test-only switch that
+ * kills this JVM with SIGKILL there: {@code -Ddvdi.test.crash-at=<point>} (the first time the
+ * point is reached), with {@code -Ddvdi.test.crash-marker=<file>} written first. The
+ * crash-point harness runs a separate JVM per point and checks that recovery leaves nothing
+ * behind. Without the property (always, outside that harness) the hook does nothing.
  */
 public final class CrashPoints {
   /** System property naming the point to crash at (tests only). */
@@ -33,7 +35,15 @@ public final class CrashPoints {
 
   private CrashPoints() {}
 
-  /** Marks a step boundary: crashes here when the switch names it. */
+  /** The hook of this JVM: SIGKILL at the point {@link #PROPERTY} names, or nothing ({@link #reached}). */
+  public static CrashHook fromProperties() {
+    return CrashPoints::reached;
+  }
+
+  /**
+   * A step boundary: crashes here when the switch names it. The crash-point trace sets its
+   * breakpoint on this method, to learn which points an operation reaches.
+   */
   static void reached(String point) {
     if (AT != null && AT.equals(point)) {
       crash(point);

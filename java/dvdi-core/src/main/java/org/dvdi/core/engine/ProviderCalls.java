@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.dvdi.core.config.DvdiConfig;
 import org.dvdi.core.config.DvdiConfig.Step;
+import org.dvdi.core.seams.CrashHook;
 import org.dvdi.core.seams.Scheduler;
 import org.dvdi.spi.CallContext;
 import org.dvdi.spi.DvdiException;
@@ -44,10 +45,13 @@ final class ProviderCalls {
   /** Threads lent to each driver's pool for its calls past their deadline. */
   private final Map<String, AtomicInteger> lent = new ConcurrentHashMap<>();
 
-  ProviderCalls(DvdiConfig config, Metrics metrics, Scheduler scheduler) {
+  private final CrashHook crash;
+
+  ProviderCalls(DvdiConfig config, Metrics metrics, Scheduler scheduler, CrashHook crash) {
     this.config = config;
     this.metrics = metrics;
     this.scheduler = scheduler;
+    this.crash = crash;
   }
 
   /**
@@ -132,9 +136,9 @@ final class ProviderCalls {
     long start = scheduler.nanoTime();
     String point = "call." + step.name().toLowerCase(Locale.ROOT);
     try {
-      CrashPoints.reached(point + ".started");
+      crash.reached(point + ".started");
       T r = body.apply(ctx);
-      CrashPoints.reached(point + ".done");
+      crash.reached(point + ".done");
       metrics.time(metric, start);
       if (op.abandoned() != null) {
         throw op.abandoned();

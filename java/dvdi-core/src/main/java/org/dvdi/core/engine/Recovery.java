@@ -68,7 +68,7 @@ final class Recovery {
         problems.add(DvdiException.wrap(e, "cleanup of container " + gone.get(i)) + "; the retry loop finishes it");
       }
     }
-    CrashPoints.reached("recover.containers-cleaned");
+    m.crash.reached("recover.containers-cleaned");
     view = m.state.freshView();
     // the one read of the mount table: for the records that ask it, and for the mounts to adopt
     // (those state does not know now; the volumes reconciled below are all known, so no step of
@@ -120,7 +120,7 @@ final class Recovery {
     for (CompletableFuture<Void> w : work) {
       m.scheduler.await(w);
     }
-    CrashPoints.reached("recover.volumes-reconciled");
+    m.crash.reached("recover.volumes-reconciled");
     List<VolumeKey> adopted = adopt(m, untracked);
     for (VolumeKey key : adopted) {
       LOG.warning("adopted " + key + ": mounted under " + m.config.mountRoot() + " but not in dvdi state; kept until an "

@@ -28,6 +28,7 @@ import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.seams.Host;
+import org.dvdi.core.seams.CrashHook;
 import org.dvdi.core.seams.Scheduler;
 import org.dvdi.core.seams.Seams;
 import org.dvdi.core.state.StateStore;
@@ -74,6 +75,8 @@ public final class VolumeManager implements AutoCloseable {
   final Commands commands;
   /** The host the engine asks about mounts, devices, processes and the boot. */
   final Host host;
+  /** The step boundaries where a test may crash this process (nothing in production). */
+  final CrashHook crash;
   final KernelTruth kernel;
   final String bootId;
   private final String owner;
@@ -109,13 +112,14 @@ public final class VolumeManager implements AutoCloseable {
     this.commands = commands;
     this.scheduler = seams.scheduler();
     this.host = seams.host();
+    this.crash = seams.crash();
     this.kernel = new KernelTruth(host);
     this.bootId = host.bootId();
     this.owner = ProcessOwner.of(writer, host);
     this.metrics = new Metrics(scheduler::nanoTime);
     this.control = scheduler.pool("dvdi-control", CONTROL_THREADS, false);
     this.settle = scheduler.pool("dvdi-settle", SETTLE_THREADS, false);
-    this.calls = new ProviderCalls(config, metrics, scheduler);
+    this.calls = new ProviderCalls(config, metrics, scheduler, crash);
     this.lanes = new KeyedSequencer<>(k -> calls.pool(k.driver()));
     this.recovery = new Recovery(this);
     this.reaper = new Reaper(this);
@@ -234,7 +238,7 @@ public final class VolumeManager implements AutoCloseable {
     Map<VolumeKey, String> targets = plan.bindTargets();
     Predicate<Volume> kernel = kernelHas();
     Map<VolumeKey, String> fast = state.mutate((view, ch) -> MountTable.beginPrepare(view, ch, req, targets, kernel, actor()));
-    CrashPoints.reached("prepare.container-recorded");
+    crash.reached("prepare.container-recorded");
     if (fast != null) {
       try {
         planner.createTargets(plan);
@@ -267,7 +271,7 @@ public final class VolumeManager implements AutoCloseable {
           planner.createTargets(plan);
           Predicate<Volume> kernelNow = kernelHas();
           Map<VolumeKey, String> hostPaths = state.mutate((view, ch) -> MountTable.prepared(view, ch, cid, kernelNow));
-          CrashPoints.reached("prepare.ready");
+          crash.reached("prepare.ready");
           return CompletableFuture.completedFuture(result(req, targets, hostPaths, false));
         } catch (RuntimeException e) {
           err = e;
@@ -386,7 +390,7 @@ public final class VolumeManager implements AutoCloseable {
 
   private CompletableFuture<CleanupResult> cleanupStart(String cid) {
     List<VolumeKey> toRelease = state.mutate((view, ch) -> MountTable.beginCleanup(view, ch, cid, actor()));
-    CrashPoints.reached("cleanup.begun");
+    crash.reached("cleanup.begun");
     if (toRelease == null) {
       return CompletableFuture.completedFuture(new CleanupResult(cid, false, List.of(), List.of()));
     }
@@ -425,7 +429,7 @@ public final class VolumeManager implements AutoCloseable {
         MountTable.forgetContainer(view, ch, cid);
         return null;
       });
-      CrashPoints.reached("cleanup.forgotten");
+      crash.reached("cleanup.forgotten");
       if (!failures.isEmpty()) {
         LOG.warning("cleanup of container " + cid + ": could not release " + failures + "; retrying with backoff from "
             + config.retryInterval().toMillis() + " ms (see `dvdi mounts`)");

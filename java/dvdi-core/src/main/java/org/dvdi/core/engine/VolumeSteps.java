@@ -56,7 +56,7 @@ final class VolumeSteps {
     if (a == Acquire.HELD) {
       return true;
     }
-    CrashPoints.reached("prepare.intent-written");
+    m.crash.reached("prepare.intent-written");
     VolumeProvider p = m.providers.get(v.driver());
     try {
       Optional<VolumeInfo> info = m.calls.call(p, Step.INSPECT, "inspect " + key, op, ctx -> p.inspect(v.name(), ctx));
@@ -72,7 +72,7 @@ final class VolumeSteps {
         MountTable.acquired(view, ch, cid, mounted);
         return null;
       });
-      CrashPoints.reached("prepare.outcome-written");
+      m.crash.reached("prepare.outcome-written");
       LOG.info("mounted " + key + " at " + mounted.getHostPath() + " for container " + cid);
       return false;
     } catch (RuntimeException e) {
@@ -151,7 +151,7 @@ final class VolumeSteps {
 
   /** Unmounts and detaches a volume whose RELEASING intent is written; forgets it after. */
   void release(VolumeKey key, Volume v, Op<?> op) {
-    CrashPoints.reached("release.intent-written");
+    m.crash.reached("release.intent-written");
     long start = m.scheduler.nanoTime();
     try {
       VolumeProvider p = m.providers.get(key.driver());
@@ -164,7 +164,7 @@ final class VolumeSteps {
       MountTable.released(view, ch, key);
       return null;
     });
-    CrashPoints.reached("release.outcome-written");
+    m.crash.reached("release.outcome-written");
     m.metrics.time("release", start);
     LOG.info("released " + key + " (unmounted" + (v.getDevice().isEmpty() ? "" : ", " + v.getDevice() + " detached") + ")");
   }

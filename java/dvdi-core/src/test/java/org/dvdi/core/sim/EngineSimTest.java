@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The real engine in a simulated world ({@link EngineWorld}): seeded tries of random steps
- * (Mesos's prepares and cleanups, agent restarts, host reboots, mounts lost behind dvdi's
+ * (Mesos's prepares and cleanups, agent restarts, the agent dying at one of the engine's crash
+ * points inside a step, host reboots, mounts lost behind dvdi's
  * back, force-detaches elsewhere, operators' commands in CLI processes, pids of ended dvdi
  * processes given to others, time passing), every
  * provider call done, failed, done then failed, late or hung as the step's fault plan says;
@@ -72,9 +73,11 @@ class EngineSimTest {
         case "force-detach" -> w.forceDetached(EngineWorld.vol(0, a));
         case "mount", "unmount", "release" -> w.cli(what, EngineWorld.vol(b, a), flag);
         case "pid-reuse" -> w.reusePids();
+        case "crash" -> w.crashAt(org.dvdi.core.engine.CrashPoints.ALL.get(a));
         default -> { }
       }
       w.advance(Duration.ofMillis(flag && what.equals("wait") ? 30_000 : 500));
+      w.restartIfCrashed();
       w.rethrow();
     }
   }
@@ -95,10 +98,13 @@ class EngineSimTest {
     boolean f = r.nextBoolean();
     String what = x < 32 ? "prepare" : x < 58 ? "cleanup" : x < 62 ? "restart" : x < 64 ? "reboot" : x < 70 ? "lose"
         : x < 73 ? "force-detach" : x < 78 ? "mount" : x < 82 ? "unmount" : x < 86 ? "release" : x < 89 ? "pid-reuse"
-        : "wait";
+        : x < 93 ? "crash" : "wait";
     if (what.equals("lose") || what.equals("force-detach") || what.equals("mount") || what.equals("unmount")
         || what.equals("release")) {
       a = a % 3;
+    }
+    if (what.equals("crash")) {
+      a = r.nextInt(org.dvdi.core.engine.CrashPoints.ALL.size()); // where the agent will die
     }
     return new Step(what, a, b, f, faults(r));
   }

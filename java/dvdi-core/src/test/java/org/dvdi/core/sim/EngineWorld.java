@@ -19,6 +19,7 @@ import org.dvdi.core.engine.VolumeManager;
 import org.dvdi.core.request.EnvRequests;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
+import org.dvdi.core.seams.CrashHook;
 import org.dvdi.core.seams.Seams;
 import org.dvdi.core.seams.SimDisk;
 import org.dvdi.core.seams.SimHost;
@@ -80,6 +81,8 @@ final class EngineWorld implements AutoCloseable {
   final Set<String> cleanedUp = new TreeSet<>();
   /** Containers whose prepare is under way. */
   final Set<String> preparing = new TreeSet<>();
+  /** The crash point at which the agent dies the next time it reaches it, or null. */
+  private String crashAt;
   /** Pids of dvdi processes that were killed (the kernel may give them out again). */
   final Set<Long> endedPids = new TreeSet<>();
 
@@ -118,8 +121,34 @@ final class EngineWorld implements AutoCloseable {
     StateStore state = StateStore.open(STATE, writer, config.lockTimeout(), new ProcessDisk(disk, s));
     Commands commands = new Commands();
     ProviderRegistry providers = new ProviderRegistry(config, commands, SimProviderFactory.both(storage, ops, s));
-    VolumeManager m = new VolumeManager(config, state, providers, commands, writer, new Seams(s, proc));
+    CrashHook crash = writer.equals("agent") ? point -> crashHere(s, proc, point) : CrashHook.NONE;
+    VolumeManager m = new VolumeManager(config, state, providers, commands, writer, new Seams(s, proc, crash));
     return new Engine(name, s, proc, state, providers, m);
+  }
+
+  /** The agent's engine reached {@code point}: when it is the armed one, the agent dies there (SIGKILL). */
+  private void crashHere(SimScheduler s, SimHost proc, String point) {
+    if (point.equals(crashAt) && s.alive()) {
+      crashAt = null;
+      log.add("  agent crashes at " + point);
+      s.kill();
+      proc.kill(proc.pid());
+      endedPids.add(proc.pid());
+      s.check(); // Killed: nothing of this thread runs past the point
+    }
+  }
+
+  /** The agent dies (SIGKILL) the next time its engine reaches crash point {@code point}. */
+  void crashAt(String point) {
+    log.add("agent to crash at " + point);
+    crashAt = point;
+  }
+
+  /** When the agent died at a crash point, it starts again (as systemd starts it); Mesos recovers it. */
+  void restartIfCrashed() {
+    while (!agent.scheduler().alive()) {
+      restartAgent();
+    }
   }
 
   static VolumeKey vol(int driver, int name) {
@@ -268,7 +297,7 @@ final class EngineWorld implements AutoCloseable {
       }
     }));
     rt.runFor(a.manager().recoverBound().plus(SimStorage.HANG).plus(Duration.ofMinutes(1)));
-    if (!done[0]) {
+    if (!done[0] && a.scheduler().alive()) {
       violation("recover never ended");
     }
   }
@@ -382,6 +411,8 @@ final class EngineWorld implements AutoCloseable {
    * volume released, nothing mounted under dvdi's trees, nothing attached to this host.
    */
   void drain() {
+    crashAt = null;
+    restartIfCrashed();
     storage.plan(List.of());
     rt.runFor(SimStorage.HANG.plus(DRAIN));
     while (!live.isEmpty() || !preparing.isEmpty()) {
