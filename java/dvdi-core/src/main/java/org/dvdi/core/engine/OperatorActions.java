@@ -11,7 +11,6 @@ import org.dvdi.core.engine.Results.PrepareResult;
 import org.dvdi.core.request.PrepareRequest;
 import org.dvdi.core.request.VolumeRequest;
 import org.dvdi.core.seams.Host;
-import org.dvdi.core.seams.CrashHook;
 import org.dvdi.core.seams.Scheduler;
 import org.dvdi.core.state.VolumeKey;
 import org.dvdi.core.state.proto.Volume;
@@ -116,7 +115,7 @@ public final class OperatorActions {
     VolumeProvider p = providers.get(key.driver());
     VolumeHandle h = new VolumeHandle(key.name(), VolumeOptions.EMPTY, mt.mountPoint(), mt.source(), Map.of());
     try (Scheduler scheduler = Scheduler.real()) {
-      ProviderCalls calls = new ProviderCalls(config, new Metrics(scheduler::nanoTime), scheduler, CrashHook.NONE);
+      ProviderCalls calls = new ProviderCalls(config, new Metrics(scheduler::nanoTime), scheduler, CrashPoints.fromProperties());
       Op<Void> op = new Op<>();
       calls.call(p, Step.UNMOUNT, "unmount " + key, op, ctx -> {
         p.unmount(h, ctx);
