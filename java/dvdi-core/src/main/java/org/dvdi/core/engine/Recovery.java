@@ -148,9 +148,9 @@ final class Recovery {
    * ({@link ProviderCalls#GRACE}).
    */
   static Duration bound(DvdiConfig config) {
-    Duration reconcile = releaseBudget(config).compareTo(remountBudget(config)) > 0 ? releaseBudget(config)
-        : remountBudget(config);
-    return releaseBudget(config).plus(reconcile);
+    Duration release = releaseBudget(config);
+    Duration remount = remountBudget(config);
+    return release.plus(release.compareTo(remount) > 0 ? release : remount);
   }
 
   static Duration releaseBudget(DvdiConfig config) {

@@ -118,7 +118,7 @@ final class StartBench {
         long t1 = System.nanoTime();
         long left = orphans;
         while (System.nanoTime() - t1 < Duration.ofSeconds(60).toNanos()) {
-          left = orphanVolumes(e.state.view(), live);
+          left = orphanVolumes(e.state.view());
           if (left == 0) {
             break;
           }
@@ -159,7 +159,7 @@ final class StartBench {
     Thread.sleep(20);
   }
 
-  private long orphanVolumes(StateView v, String live) {
+  private long orphanVolumes(StateView v) {
     return v.volumes().keySet().stream().filter(k -> !k.name().equals("live")).count();
   }
 

@@ -55,10 +55,15 @@ final class EngineWorld implements AutoCloseable {
       VolumeManager manager) {
     /** SIGKILL: its threads stop at their seams, and its pid ends on the host (to be reused). */
     void kill(Set<Long> ended) {
-      scheduler.kill();
-      host.kill(host.pid());
-      ended.add(host.pid());
+      EngineWorld.kill(scheduler, host, ended);
     }
+  }
+
+  /** SIGKILL of the dvdi process that runs on {@code s} as {@code proc}; its pid goes to {@code ended}. */
+  static void kill(SimScheduler s, SimHost proc, Set<Long> ended) {
+    s.kill();
+    proc.kill(proc.pid());
+    ended.add(proc.pid());
   }
 
   final long seed;
@@ -131,9 +136,7 @@ final class EngineWorld implements AutoCloseable {
     if (point.equals(crashAt) && s.alive()) {
       crashAt = null;
       log.add("  agent crashes at " + point);
-      s.kill();
-      proc.kill(proc.pid());
-      endedPids.add(proc.pid());
+      kill(s, proc, endedPids);
       s.check(); // Killed: nothing of this thread runs past the point
     }
   }
