@@ -140,7 +140,7 @@ public:
       bridge(_bridge),
       prepareTimeoutMs(config.prepareTimeoutMs),
       cleanupTimeoutMs(config.cleanupTimeoutMs),
-      recoverTimeoutMs(dvdi::recoverTimeoutMs(bridge->initResult(), config.recoverTimeoutMs)),
+      recoverTimeoutMs(config.recoverTimeoutMs),
       prepares("dvdi/prepares"),
       prepareFailures("dvdi/prepare_failures"),
       cleanups("dvdi/cleanups"),
@@ -425,10 +425,11 @@ static Isolator* createIsolator(const Parameters& parameters)
     LOG(ERROR) << "dvdi isolator: cannot start: " << error;
     return nullptr;
   }
+  config.recoverTimeoutMs = recoverTimeoutMs(bridge->initResult(), config.recoverTimeoutMs);
   LOG(INFO) << "dvdi isolator ready (Mesos " << MESOS_VERSION << ", jar " << bridge->jar()
             << ", JVM started in " << bridge->jvmStartMs() << " ms, prepare timeout "
             << config.prepareTimeoutMs << " ms, cleanup timeout " << config.cleanupTimeoutMs << " ms, recover timeout "
-            << recoverTimeoutMs(bridge->initResult(), config.recoverTimeoutMs) << " ms): "
+            << config.recoverTimeoutMs << " ms): "
             << bridge->initResult();
   return new DvdiIsolator(bridge, config);
 }

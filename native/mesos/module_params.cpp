@@ -33,11 +33,14 @@ bool isFile(const std::string& path)
   return ::stat(path.c_str(), &s) == 0 && S_ISREG(s.st_mode);
 }
 
+// The longest duration a parameter may give (and dvdi's recover bound may be).
+const long long MAX_DURATION_MS = 24LL * 3600 * 1000;
+
+
 // A duration as dvdi's settings write it (a whole number with ms, s, m or h;
 // a bare number is seconds), from 1 ms to 24 h; false if it is not one.
 bool parseDurationMs(const std::string& text, int* ms)
 {
-  const long long MAX_MS = 24LL * 3600 * 1000;
   size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
     digits++;
@@ -49,7 +52,7 @@ bool parseDurationMs(const std::string& text, int* ms)
   const std::string unit = text.substr(digits);
   long long scale = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000
     : unit == "h" ? 3600000 : 0;
-  if (scale == 0 || n == 0 || n > MAX_MS / scale) {
+  if (scale == 0 || n == 0 || n > MAX_DURATION_MS / scale) {
     return false;
   }
   *ms = static_cast<int>(n * scale);
@@ -219,8 +222,7 @@ int recoverTimeoutMs(const std::string& initResult, int configuredMs)
   nlohmann::json r = nlohmann::json::parse(initResult, nullptr, false);
   if (r.is_object() && r.contains("recover_bound_ms") && r["recover_bound_ms"].is_number_integer()) {
     long long bound = r["recover_bound_ms"].get<long long>();
-    const long long MAX_MS = 24LL * 3600 * 1000;
-    if (bound > 0 && bound <= MAX_MS) {
+    if (bound > 0 && bound <= MAX_DURATION_MS) {
       return static_cast<int>(bound + ModuleConfig::RECOVER_MARGIN_MS);
     }
   }

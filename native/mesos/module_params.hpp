@@ -42,8 +42,9 @@ struct ModuleConfig
   // (inspect 30s + create, attach, mount 120s each by default), or cleanup.
   static const int DEFAULT_CALL_TIMEOUT_MS = 10 * 60 * 1000;
 
-  // Deadline of the recover bridge call; 0 (not given): dvdi's own recovery
-  // bound plus RECOVER_MARGIN_MS (see recoverTimeoutMs).
+  // Deadline of the recover bridge call; 0 (not given) until the isolator,
+  // once the bridge is up, resolves it with recoverTimeoutMs (dvdi's own
+  // recovery bound plus RECOVER_MARGIN_MS).
   int recoverTimeoutMs = 0;
   static const int RECOVER_MARGIN_MS = 60 * 1000;
 };
