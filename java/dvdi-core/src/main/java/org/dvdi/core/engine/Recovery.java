@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -54,6 +55,14 @@ final class Recovery {
         gone.add(id);
       }
     }
+    // the volumes whose release the cleanups below try: one they could not release (failed, or
+    // past its deadline) is the retry loop's from then on, not tried again by the reconciliation
+    Set<VolumeKey> cleanedVolumes = new HashSet<>();
+    for (String id : gone) {
+      for (VolumeUse u : view.containers().get(id).getUsesList()) {
+        cleanedVolumes.add(VolumeKey.of(u));
+      }
+    }
     List<VolumeKey> released = Collections.synchronizedList(new ArrayList<>());
     List<CompletableFuture<CleanupResult>> cleanups = new ArrayList<>();
     for (String id : gone) {
@@ -86,6 +95,11 @@ final class Recovery {
         // a step of this process is still under way on it (a call past its deadline, of the
         // cleanups above): it is not tried again here; the retry loop finishes or undoes it
         problems.add(key + ": a call past its deadline is still under way on it; the retry loop takes it over");
+        keptVolumes.add(key);
+        continue;
+      }
+      if (holders.isEmpty() && !v.getPinned() && cleanedVolumes.contains(key)) {
+        problems.add(key + ": its release in the cleanups above did not finish; the retry loop takes it over");
         keptVolumes.add(key);
         continue;
       }

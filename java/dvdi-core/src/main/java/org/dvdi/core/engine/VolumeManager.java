@@ -321,6 +321,11 @@ public final class VolumeManager implements AutoCloseable {
     return Recovery.bound(config);
   }
 
+  /** The longest these steps of one volume take, one after the other (their deadlines, each with its grace). */
+  public Duration stepsBound(Step... steps) {
+    return ProviderCalls.budget(config, steps);
+  }
+
   private static DvdiException firstFailure(List<Op<Boolean>> ops, Throwable dflt) {
     for (Op<Boolean> o : ops) {
       if (o.caller.isCompletedExceptionally()) {

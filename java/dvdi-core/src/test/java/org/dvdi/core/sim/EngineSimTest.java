@@ -86,7 +86,7 @@ class EngineSimTest {
     List<Outcome> out = new ArrayList<>();
     for (int i = 0, n = r.nextInt(4); i < n; i++) {
       int x = r.nextInt(100);
-      out.add(x < 55 ? Outcome.OK : x < 72 ? Outcome.FAIL : x < 84 ? Outcome.FAIL_AFTER : x < 95 ? Outcome.LATE : Outcome.HANG);
+      out.add(x < 55 ? Outcome.OK : x < 72 ? Outcome.FAIL : x < 84 ? Outcome.FAIL_AFTER : x < 91 ? Outcome.LATE : x < 96 ? Outcome.TIMEOUT : Outcome.HANG);
     }
     return out;
   }
@@ -142,6 +142,31 @@ class EngineSimTest {
   void hole2_recoverEndsWithinItsDeadlinesWhileAProviderHangs() {
     run(List.of(new Step("prepare", 5, 0, true, List.of(Outcome.HANG, Outcome.OK, Outcome.OK)),
         new Step("restart", 0, 1, false, List.of(Outcome.HANG, Outcome.OK, Outcome.OK))), -1028001813941908997L);
+  }
+
+  /**
+   * Found on a real agent (test-cluster scenario 7, issue 13, hole 2's last part): a container
+   * Mesos no longer knows, whose volume's provider hangs while the agent restarts. Recovery's
+   * cleanup of the container gave up on the release at its deadline, then its reconciliation
+   * of the volumes tried that release again and waited out a second deadline: 40 s of agent
+   * start in place of 20 with 20 s timeouts, about 4 minutes with the defaults. A release that
+   * passed its deadline in the cleanups is the retry loop's; recovery does not try it again.
+   * Invariant: with one container gone and nothing to mount again, recovery ends within its
+   * one unmount's deadline.
+   */
+  @Test
+  void aReleaseThatTimedOutInRecoverysCleanupsIsNotTriedAgainByIt() {
+    List<Step> steps = List.of(new Step("prepare", 1, 0, false, List.of()),
+        new Step("cleanup", 0, 0, false, List.of(Outcome.HANG, Outcome.HANG)),
+        new Step("restart", 0, 0, false, List.of(Outcome.TIMEOUT, Outcome.TIMEOUT, Outcome.TIMEOUT, Outcome.TIMEOUT)));
+    try (EngineWorld w = new EngineWorld(7L, sandboxes)) {
+      // the cleanup's release stops at its unmount's deadline (no detach after a failed unmount)
+      w.recoverBound = w.agent.manager().stepsBound(org.dvdi.core.config.DvdiConfig.Step.UNMOUNT);
+      for (Step s : steps) {
+        s.apply(w);
+      }
+      w.drain();
+    }
   }
 
   /**

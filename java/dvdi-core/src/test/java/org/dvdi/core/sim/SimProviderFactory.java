@@ -78,6 +78,14 @@ public final class SimProviderFactory implements ProviderFactory {
           }
         }
         process.check(); // a killed process does nothing more
+        if (o == Outcome.TIMEOUT) {
+          process.sleep(timeout);
+          process.check();
+          if (process.runtime().random().nextBoolean()) {
+            work.run();
+          }
+          throw DvdiException.timeout("simulated: no answer to " + what + " within its deadline");
+        }
         work.run();
         if (o == Outcome.FAIL_AFTER) {
           throw DvdiException.provider("simulated failure of " + what + " after it was done");

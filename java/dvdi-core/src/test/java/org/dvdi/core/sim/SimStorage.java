@@ -25,7 +25,13 @@ public final class SimStorage {
     /** Takes twice its step's timeout, then does its work: a late return. */
     LATE,
     /** Hangs for {@link SimStorage#HANG} of virtual time, then does its work. */
-    HANG
+    HANG,
+    /**
+     * Answers TIMEOUT itself at the call's deadline, as a provider that keeps to it does (the
+     * Docker plugin provider: its request sent, no answer); the other side may have done the
+     * work (half the time, seeded).
+     */
+    TIMEOUT
   }
 
   /** How long a hung call hangs: far past every deadline. */
