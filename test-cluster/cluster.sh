@@ -6,6 +6,7 @@
 #   MESOS_HOME=/opt/mesos-1.11.0 test-cluster/cluster.sh start|stop|status
 #   test-cluster/cluster.sh kill-agent N      (SIGKILL, as a crash)
 #   test-cluster/cluster.sh start-agent N     (start, or restart after a kill: it recovers)
+#   DVDI_EXTRA_SETTINGS="k=v;k=v" test-cluster/cluster.sh start-agent N   (with more dvdi settings)
 #
 # See lib.sh for the inputs. Needs root (mounts, loop devices, the linux launcher).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,7 +40,7 @@ modules_json() {
         {"key": "mount_root", "value": "$(agent_mounts "$n")"},
         {"key": "instance_id", "value": "agent$n"},
         {"key": "default_driver", "value": "loop"},
-        {"key": "settings", "value": "providers.loop.pool=$POOL;providers.loop.default-size=64MiB"}
+        {"key": "settings", "value": "providers.loop.pool=$POOL;providers.loop.default-size=64MiB;providers.plugin.socket-dirs=$PLUGIN_DIR${DVDI_EXTRA_SETTINGS:+;$DVDI_EXTRA_SETTINGS}"}
       ]
     }]
   }]
@@ -51,7 +52,7 @@ JSON
 start_agent() {
   local n="$1" port="${AGENT_PORTS[$(($1 - 1))]}" dir
   dir="$(agent_dir "$n")"
-  mkdir -p "$dir/work" "$dir/run" "$dir/logs" "$POOL"
+  mkdir -p "$dir/work" "$dir/run" "$dir/logs" "$POOL" "$PLUGIN_DIR"
   running "agent$n" && return 0
   "$MESOS_HOME/sbin/mesos-agent" --master="$MASTER" --ip=127.0.0.1 --port="$port" \
     --hostname="agent$n" --work_dir="$dir/work" --runtime_dir="$dir/run" --log_dir="$dir/logs" \

@@ -28,6 +28,7 @@ fi
 MASTER=127.0.0.1:5050
 AGENT_PORTS=(5051 5052)
 POOL="$CLUSTER_DIR/loop-pool"
+PLUGIN_DIR="$CLUSTER_DIR/plugins"   # Docker volume plugins' sockets (scenario 7 starts one)
 MODULE_NAME=org_dvdi_DvdiIsolator
 export LD_LIBRARY_PATH="$MESOS_HOME/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts the cluster, runs the six scenarios, stops it, and checks that no mount, loop device
+# Starts the cluster, runs the scenarios, stops it, and checks that no mount, loop device
 # or dvdi state is left. Exit 0 only if all pass.
 #   MESOS_HOME=/opt/mesos-1.11.0 test-cluster/run-all.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
