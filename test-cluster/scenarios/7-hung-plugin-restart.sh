@@ -4,9 +4,10 @@
 #    dir or a reboot): the agent still recovers and starts a task without volumes within a
 #    minute, and the volume is released once the plugin answers again.
 #    dvdi's recovery waits for the releases of such containers up to their deadlines
-#    (timeout.unmount + timeout.detach, each with a 2 s grace: the README's "Configuration"); the agent is
-#    restarted with 20 s for each, so that the task's minute holds. With the defaults (120 s
-#    each) a hung plugin holds the agent's start for up to about 4 minutes.
+#    (timeout.unmount + timeout.detach, each with a 2 s grace: the README's "Configuration");
+#    the agent is restarted with 20 s for each, so that the task's minute holds. With the
+#    defaults (120 s each) a hung plugin holds the agent's start for about 2 minutes (its
+#    unmount's deadline), a block volume's provider for up to about 4.
 #    The plugin is test-cluster/tmpfs-plugin.py (a real plugin: a tmpfs per volume), made to hang
 #    with SIGSTOP: the kernel still accepts connections, nothing answers.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
